@@ -1,0 +1,4 @@
+"""Models: registering them in mmseg's ``MODELS`` happens on import."""
+from .backbones import *  # noqa: F401,F403
+from .decode_heads import *  # noqa: F401,F403
+from .segmentors import *  # noqa: F401,F403
