@@ -1,4 +1,4 @@
-"""Key mapping from the originals' DeepLab-v2 state dicts to our EncoderDecoder.
+"""Key mapping from the originals' DeepLab-v2 state dicts to mmseg keys.
 
 AdaptSegNet, ADVENT, IntraDA and BDL save ``model.state_dict()`` of their
 ``ResNetMulti``/``ResNet`` class: ``conv1``, ``bn1``, ``layer1..layer4`` with

@@ -13,6 +13,8 @@ data_preprocessor = dict(
     mean=[104.00698793, 116.66876762, 122.67891434],
     std=[1.0, 1.0, 1.0],
     bgr_to_rgb=False,
+    # Inputs are resized (not cropped) to one size per domain: stack as is.
+    size_divisor=1,
     pad_val=0,
     seg_pad_val=255)
 model = dict(

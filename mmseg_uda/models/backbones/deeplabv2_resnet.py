@@ -1,4 +1,4 @@
-"""ResNet laid out as the DeepLab-v2 networks of AdaptSegNet, ADVENT, IntraDA and BDL."""
+"""ResNet laid out as the DeepLab-v2 of AdaptSegNet/ADVENT/IntraDA/BDL."""
 from typing import Sequence
 
 from mmseg.models.backbones import ResNet

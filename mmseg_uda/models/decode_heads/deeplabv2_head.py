@@ -1,4 +1,4 @@
-"""DeepLab-v2 classifier: a sum of dilated 3x3 convolutions straight to classes."""
+"""DeepLab-v2 classifier: a sum of dilated 3x3 convs straight to classes."""
 from typing import List, Sequence, Tuple, Union
 
 import torch

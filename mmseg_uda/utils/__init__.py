@@ -1,0 +1,10 @@
+"""Utilities."""
+from .amp import enable_amp
+from .checkpoint_globals import (mmengine_checkpoint_globals,
+                                 mmengine_checkpoint_types)
+from .original_deeplabv2 import convert_original_deeplabv2
+
+__all__ = [
+    'enable_amp', 'mmengine_checkpoint_globals', 'mmengine_checkpoint_types',
+    'convert_original_deeplabv2'
+]
