@@ -1,0 +1,80 @@
+# GTA5 (source, labelled) -> Cityscapes (target) at the originals' sizes:
+# GTA5 resized (not cropped) to 1280x720, Cityscapes to 1024x512; images
+# bicubic (PIL, as the originals), labels nearest; no flip. Validation follows
+# the originals' protocol: Cityscapes val fed at 1024x512, scored against the
+# full-resolution 2048x1024 gtFine_labelTrainIds.
+source_type = 'GTAVDataset'
+source_root = 'data/gta'
+target_type = 'CityscapesDataset'
+target_root = 'data/cityscapes'
+source_scale = (1280, 720)  # (w, h)
+target_scale = (1024, 512)  # (w, h)
+
+source_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(
+        type='Resize',
+        scale=source_scale,
+        keep_ratio=False,
+        interpolation='bicubic',
+        backend='pillow'),
+    dict(type='PackSegInputs'),
+]
+# Target training images carry no labels in UDA.
+target_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='Resize',
+        scale=target_scale,
+        keep_ratio=False,
+        interpolation='bicubic',
+        backend='pillow'),
+    dict(type='PackSegInputs'),
+]
+# Labels are loaded after the resize, so they stay at full resolution.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='Resize',
+        scale=target_scale,
+        keep_ratio=False,
+        interpolation='bicubic',
+        backend='pillow'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+
+source_train_dataset = dict(
+    type=source_type,
+    data_root=source_root,
+    data_prefix=dict(img_path='images', seg_map_path='labels'),
+    pipeline=source_train_pipeline)
+target_train_dataset = dict(
+    type=target_type,
+    data_root=target_root,
+    data_prefix=dict(img_path='leftImg8bit/train'),
+    pipeline=target_train_pipeline)
+target_val_dataset = dict(
+    type=target_type,
+    data_root=target_root,
+    data_prefix=dict(
+        img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
+    pipeline=test_pipeline)
+
+# Batch 1 as the originals (1 source image per iteration).
+train_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=source_train_dataset)
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=target_val_dataset)
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
