@@ -1,0 +1,1 @@
+"""Synthetic two-domain street scenes for ``make demo``."""
