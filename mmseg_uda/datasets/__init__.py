@@ -3,10 +3,13 @@ from .gta import GTAVDataset
 from .label_maps import (GTA_ID_TO_TRAINID, SYNTHIA_13_CLASSES,
                          SYNTHIA_16_CLASSES, SYNTHIA_ID_TO_TRAINID, build_lut,
                          convert_gta_label, convert_synthia_label)
+from .samplers import SourceTargetSampler
+from .source_target_dataset import SourceTargetDataset
 from .synthia import SynthiaDataset
 
 __all__ = [
-    'GTAVDataset', 'SynthiaDataset', 'GTA_ID_TO_TRAINID',
+    'GTAVDataset', 'SynthiaDataset', 'SourceTargetDataset',
+    'SourceTargetSampler', 'GTA_ID_TO_TRAINID',
     'SYNTHIA_ID_TO_TRAINID', 'SYNTHIA_16_CLASSES', 'SYNTHIA_13_CLASSES',
     'build_lut', 'convert_gta_label', 'convert_synthia_label'
 ]

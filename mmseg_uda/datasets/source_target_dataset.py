@@ -1,0 +1,181 @@
+"""A virtual dataset pairing every source sample with every target sample.
+
+:class:`SourceTargetDataset` wraps a labelled source dataset and an
+(unlabelled) target dataset. Item ``idx`` is the pair
+``(idx // len(target), idx % len(target))``, so the wrapper is as long as the
+product of both lengths without materialising anything. Which pairs are drawn
+during training is decided by
+:class:`mmseg_uda.datasets.samplers.SourceTargetSampler`, which shuffles the
+two domains independently.
+"""
+import copy
+from typing import Any, Optional, Tuple, Union
+
+from mmseg.registry import DATASETS
+from torch.utils.data import Dataset
+
+
+def _build(dataset: Union[dict, Dataset], role: str) -> Dataset:
+    """Build a dataset from a config, or check that it looks like one."""
+    if isinstance(dataset, dict):
+        return DATASETS.build(dataset)
+    if not (hasattr(dataset, '__len__') and hasattr(dataset, '__getitem__')):
+        raise TypeError(f'`{role}` should be a dataset config (dict) or a '
+                        f'dataset, but got {type(dataset)}')
+    return dataset
+
+
+def _describe(dataset: Dataset) -> str:
+    """Name a dataset by its type and root for error messages."""
+    root = getattr(dataset, 'data_root', None)
+    return f'{type(dataset).__name__}(data_root={root!r})'
+
+
+def _classes(dataset: Dataset) -> Optional[tuple]:
+    """The dataset's ``metainfo['classes']`` as a tuple, or ``None``."""
+    metainfo = getattr(dataset, 'metainfo', None) or {}
+    classes = metainfo.get('classes')
+    return None if classes is None else tuple(classes)
+
+
+def _class_difference(source: Optional[tuple],
+                      target: Optional[tuple]) -> str:
+    """Readable description of how two class lists differ."""
+    if source is None or target is None:
+        return f'source classes: {source}; target classes: {target}'
+    lines = [f'source has {len(source)} classes, target has {len(target)}']
+    for i in range(max(len(source), len(target))):
+        src = source[i] if i < len(source) else '<missing>'
+        tgt = target[i] if i < len(target) else '<missing>'
+        if src != tgt:
+            lines.append(f'  class {i}: source {src!r} != target {tgt!r}')
+    return '\n'.join(lines)
+
+
+@DATASETS.register_module()
+class SourceTargetDataset(Dataset):
+    """Pairs of one source and one target sample.
+
+    Item ``idx`` is ``dict(source=source[s], target=target[t])`` with
+    ``s, t = divmod(idx, len(target))``, i.e. ``idx = s * len(target) + t``.
+    Both values are the outputs of the respective dataset's own pipeline, so
+    mmengine's ``pseudo_collate`` turns a batch into
+    ``dict(source=dict(inputs=[...], data_samples=[...]), target=dict(...))``.
+
+    Use it with :class:`mmseg_uda.datasets.samplers.SourceTargetSampler`;
+    mmengine's ``InfiniteSampler`` would shuffle the virtual product and
+    allocate memory proportional to ``len(source) * len(target)``.
+
+    Args:
+        source (dict | Dataset): The labelled source dataset or its config.
+        target (dict | Dataset): The target dataset or its config.
+        lazy_init (bool): Whether to defer ``full_init`` of both datasets
+            until the wrapper is first used. Defaults to False.
+
+    Raises:
+        ValueError: If ``metainfo['classes']`` of source and target differ.
+        TypeError: If ``source`` or ``target`` is neither a config nor a
+            dataset.
+    """
+
+    def __init__(self,
+                 source: Union[dict, Dataset],
+                 target: Union[dict, Dataset],
+                 lazy_init: bool = False) -> None:
+        self.source = _build(source, 'source')
+        self.target = _build(target, 'target')
+        src_classes = _classes(self.source)
+        tgt_classes = _classes(self.target)
+        if src_classes != tgt_classes:
+            raise ValueError(
+                'source and target datasets must have the same classes in '
+                f'the same order: source {_describe(self.source)} vs target '
+                f'{_describe(self.target)}\n'
+                f'{_class_difference(src_classes, tgt_classes)}')
+        self._metainfo = copy.deepcopy(
+            getattr(self.source, 'metainfo', None) or {})
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @property
+    def metainfo(self) -> dict:
+        """dict: A copy of the source dataset's meta information."""
+        return copy.deepcopy(self._metainfo)
+
+    def full_init(self) -> None:
+        """Fully initialise both datasets (load their data lists)."""
+        if self._fully_initialized:
+            return
+        for dataset in (self.source, self.target):
+            if hasattr(dataset, 'full_init'):
+                dataset.full_init()
+        self._fully_initialized = True
+
+    @property
+    def num_source(self) -> int:
+        """int: Number of source samples."""
+        self.full_init()
+        return len(self.source)
+
+    @property
+    def num_target(self) -> int:
+        """int: Number of target samples."""
+        self.full_init()
+        return len(self.target)
+
+    def split_index(self, idx: int) -> Tuple[int, int]:
+        """Source and target index of the pair ``idx``.
+
+        Args:
+            idx (int): Index into this dataset; negative values count from
+                the end.
+
+        Returns:
+            tuple[int, int]: ``(s, t)`` with ``idx = s * len(target) + t``.
+
+        Raises:
+            IndexError: If ``idx`` is out of range.
+        """
+        length = len(self)
+        if not -length <= idx < length:
+            raise IndexError(
+                f'index {idx} out of range for {type(self).__name__} of '
+                f'length {length} ({self.num_source} source x '
+                f'{self.num_target} target samples)')
+        return divmod(idx % length, self.num_target)
+
+    def get_data_info(self, idx: int) -> dict:
+        """Data infos (before the pipelines) of the pair ``idx``.
+
+        Args:
+            idx (int): Index into this dataset.
+
+        Returns:
+            dict: ``dict(source=..., target=...)`` with each dataset's
+            ``get_data_info`` result.
+        """
+        s, t = self.split_index(idx)
+        return dict(
+            source=self.source.get_data_info(s),
+            target=self.target.get_data_info(t))
+
+    def __getitem__(self, idx: int) -> Any:
+        """One source and one target sample through their own pipelines.
+
+        Args:
+            idx (int): ``s * len(target) + t``.
+
+        Returns:
+            dict: ``dict(source=source[s], target=target[t])``.
+        """
+        s, t = self.split_index(idx)
+        return dict(source=self.source[s], target=self.target[t])
+
+    def __len__(self) -> int:
+        """``len(source) * len(target)``: every pair (nothing stored)."""
+        return self.num_source * self.num_target
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(source={_describe(self.source)}, '
+                f'target={_describe(self.target)})')
