@@ -2,7 +2,7 @@
 
 Importing the package registers every component in mmseg's registries.
 """
-from . import datasets, evaluation, models  # noqa: F401
+from . import datasets, engine, evaluation, models  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

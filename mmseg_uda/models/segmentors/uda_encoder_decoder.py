@@ -1,15 +1,26 @@
 """An EncoderDecoder with the extras the UDA originals need."""
-from typing import List
+from typing import Dict, List, Optional, Union
 
+import torch.nn as nn
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
+from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
 
 @MODELS.register_module()
 class UDAEncoderDecoder(EncoderDecoder):
-    """Stock :class:`EncoderDecoder` plus the originals' evaluation protocol.
+    """Stock :class:`EncoderDecoder` plus what UDA needs from a segmentor.
+
+    **Multi-level logits.** ``forward(inputs, mode='levels')`` returns the
+    logits of every head from one backbone pass, at feature resolution:
+    ``{'main': decode_head, 'aux': auxiliary_head}`` (``'aux_<i>'`` for a
+    list of auxiliary heads). UDA models call it through ``forward`` so a
+    DDP wrapper syncs gradients, and compute the source losses from those
+    logits with :meth:`loss_by_levels` (the heads' own ``loss_by_feat``).
+
+    **Evaluation protocol of the originals.**
 
     With ``test_cfg=dict(mode='whole', logits_to_ori_shape=True)`` the
     logits at feature resolution are upsampled in one step, bilinearly with
@@ -20,6 +31,65 @@ class UDAEncoderDecoder(EncoderDecoder):
     ``ori_shape``), which differs slightly. Without the option it behaves
     exactly like :class:`EncoderDecoder`.
     """
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], list,
+                                               Tensor]:
+        """mmseg's modes ``'loss'``, ``'predict'``, ``'tensor'``, plus
+        ``'levels'`` (see the class docstring)."""
+        if mode == 'levels':
+            return self.forward_levels(inputs)
+        return super().forward(inputs, data_samples, mode)
+
+    def _aux_heads(self) -> Dict[str, nn.Module]:
+        if not self.with_auxiliary_head:
+            return {}
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            return {f'aux_{i}': h for i, h in enumerate(self.auxiliary_head)}
+        return {'aux': self.auxiliary_head}
+
+    def forward_levels(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """Logits of every head from one backbone pass.
+
+        Args:
+            inputs (Tensor): Images of shape (N, C, H, W).
+
+        Returns:
+            dict[str, Tensor]: ``'main'`` and auxiliary logits at feature
+            resolution.
+        """
+        feats = self.extract_feat(inputs)
+        levels = {'main': self.decode_head.forward(feats)}
+        for name, head in self._aux_heads().items():
+            levels[name] = head.forward(feats)
+        return levels
+
+    def loss_by_levels(self, levels: Dict[str, Tensor],
+                       data_samples: SampleList,
+                       names: Optional[List[str]] = None) -> dict:
+        """Source losses of the heads from :meth:`forward_levels` logits.
+
+        Each head applies its own ``loss_decode`` (weights included, e.g.
+        0.1 for the auxiliary head) on logits upsampled to the label size.
+
+        Args:
+            levels (dict[str, Tensor]): Output of :meth:`forward_levels`.
+            data_samples (list[SegDataSample]): Samples with ``gt_sem_seg``.
+            names (list[str], optional): Levels to compute; all by default.
+
+        Returns:
+            dict[str, Tensor]: ``'<level>.loss_ce'``, ``'<level>.acc_seg'``
+            ... for each level.
+        """
+        heads = {'main': self.decode_head, **self._aux_heads()}
+        losses = {}
+        for name in names if names is not None else list(levels):
+            for key, value in heads[name].loss_by_feat(
+                    levels[name], data_samples).items():
+                losses[f'{name}.{key}'] = value
+        return losses
 
     def whole_inference(self, inputs: Tensor,
                         batch_img_metas: List[dict]) -> Tensor:

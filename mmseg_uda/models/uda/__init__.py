@@ -1,0 +1,7 @@
+"""UDA models: a stock segmentor held by composition plus the method."""
+from .adversarial_uda_segmentor import (AdversarialUDASegmentor,
+                                        LevelDiscriminators)
+from .base_uda_segmentor import BaseUDASegmentor
+
+__all__ = ['BaseUDASegmentor', 'AdversarialUDASegmentor',
+           'LevelDiscriminators']

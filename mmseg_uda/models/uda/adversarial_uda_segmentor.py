@@ -1,0 +1,204 @@
+"""Output-space adversarial UDA (AdaptSegNet), the base of ADVENT."""
+from typing import Dict, Mapping, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapperDict
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptConfigType
+from torch import Tensor
+
+from .base_uda_segmentor import BaseUDASegmentor
+
+SOURCE_LABEL = 0.0
+TARGET_LABEL = 1.0
+
+
+class LevelDiscriminators(nn.ModuleDict):
+    """One discriminator per adapted output level, called in one forward.
+
+    Going through ``forward`` (not ``self[level]``) lets a DDP wrapper of
+    the whole set sync the discriminators' gradients.
+    """
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        """Apply the discriminator of each level to its input."""
+        return {level: self[level](x) for level, x in inputs.items()}
+
+
+def set_requires_grad(module: nn.Module, requires_grad: bool) -> None:
+    """Freeze or unfreeze every parameter of ``module``."""
+    for param in module.parameters():
+        param.requires_grad_(requires_grad)
+
+
+@MODELS.register_module()
+class AdversarialUDASegmentor(BaseUDASegmentor):
+    """AdaptSegNet's output-space adversarial adaptation.
+
+    One training iteration (``train_step``), as the originals:
+
+    1. segmentation loss on the source batch (the heads' ``loss_decode``:
+       CE main + 0.1 CE aux), backward;
+    2. discriminators frozen: adversarial loss on the target batch, asking
+       each discriminator to call the target prediction "source"
+       (``adv_weights``, e.g. 0.001 main, 0.0002 aux), backward;
+    3. discriminators unfrozen, each trained on the detached source and
+       target predictions (source = 0, target = 1), each term halved,
+       backward;
+    4. every optimizer steps.
+
+    Predictions are upsampled (bilinear, ``align_corners=True``) to the
+    input size before the discriminator sees them. What it sees
+    (:meth:`discriminator_input`, softmax here) and the GAN objective
+    (:meth:`gan_loss`) are small methods a variant overrides.
+
+    Args:
+        segmentor (dict): Config of a ``UDAEncoderDecoder``.
+        discriminator (dict): Config of one discriminator; one is built per
+            adapted level. ``in_channels`` defaults to the segmentor's
+            number of classes.
+        adv_weights (dict[str, float]): Adapted levels (``'main'``,
+            ``'aux'``) and the weights of their adversarial losses.
+        gan_loss (str): ``'vanilla'`` (BCE with logits) or ``'lsgan'``
+            (least squares).
+        data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    GAN_LOSSES = ('vanilla', 'lsgan')
+
+    def __init__(self,
+                 segmentor: ConfigType,
+                 discriminator: ConfigType,
+                 adv_weights: Mapping[str, float] = dict(
+                     main=0.001, aux=0.0002),
+                 gan_loss: str = 'vanilla',
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(segmentor, data_preprocessor, init_cfg)
+        if gan_loss not in self.GAN_LOSSES:
+            raise ValueError(f'gan_loss must be one of {self.GAN_LOSSES}, '
+                             f'got {gan_loss!r}')
+        levels = {'main'} | ({'aux'} if self.seg.with_auxiliary_head
+                             else set())
+        unknown = set(adv_weights) - levels
+        if not adv_weights or unknown:
+            raise ValueError(
+                f'adv_weights must name adapted output levels among '
+                f'{sorted(levels)}, got {dict(adv_weights)}')
+        self.adv_weights = dict(adv_weights)
+        self.gan_loss_type = gan_loss
+        disc_cfg = dict(discriminator)
+        disc_cfg.setdefault('in_channels', self.seg.num_classes)
+        self.discriminators = LevelDiscriminators(
+            {level: MODELS.build(disc_cfg)
+             for level in self.adv_weights})
+
+    # -- the maths a variant overrides ------------------------------------
+    def discriminator_input(self, logits: Tensor) -> Tensor:
+        """What the discriminator sees: the softmax of the logits."""
+        return F.softmax(logits, dim=1)
+
+    def gan_loss(self, logits: Tensor, label: float) -> Tensor:
+        """GAN objective of discriminator ``logits`` against ``label``."""
+        target = torch.full_like(logits, label)
+        if self.gan_loss_type == 'lsgan':
+            return F.mse_loss(logits, target)
+        return F.binary_cross_entropy_with_logits(logits, target)
+
+    def discriminator_accuracy(self, logits: Tensor, label: float) -> Tensor:
+        """Fraction of discriminator outputs on the side of ``label``."""
+        score = torch.sigmoid(logits) if self.gan_loss_type == 'vanilla' \
+            else logits
+        said_target = score > 0.5
+        return (said_target == bool(label)).float().mean() * 100
+
+    # -- the training step ---------------------------------------------------
+    def _upsampled_inputs(self, levels: Dict[str, Tensor], size: Tuple[int],
+                          detach: bool = False) -> Dict[str, Tensor]:
+        """Discriminator inputs of the adapted levels at the input size."""
+        out = {}
+        for level in self.adv_weights:
+            logits = levels[level].detach() if detach else levels[level]
+            out[level] = self.discriminator_input(
+                resize(logits, size=size, mode='bilinear',
+                       align_corners=True))
+        return out
+
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """One iteration of the originals' adversarial training.
+
+        Args:
+            data (dict): A paired batch ``dict(source=..., target=...)``.
+            optim_wrapper (OptimWrapperDict): Wrappers ``segmentor`` and
+                ``discriminators``.
+
+        Returns:
+            dict[str, Tensor]: Every loss term and the discriminator
+            accuracies, for logging.
+        """
+        seg_optim = optim_wrapper['segmentor']
+        disc_optim = optim_wrapper['discriminators']
+        data = self.data_preprocessor(data, True)
+        src, tgt = data['source'], data['target']
+        src_size = tuple(src['inputs'].shape[2:])
+        tgt_size = tuple(tgt['inputs'].shape[2:])
+        log_vars = {}
+
+        def record(loss_terms: Dict[str, Tensor]) -> Tensor:
+            # parse_losses also returns a 'loss' total per call: not logged.
+            loss, logs = self.parse_losses(loss_terms)
+            logs.pop('loss')
+            log_vars.update(logs)
+            return loss
+
+        # 1. supervised loss on the source domain
+        with seg_optim.optim_context(self.segmentor):
+            src_levels = self.segmentor(src['inputs'], src['data_samples'],
+                                        mode='levels')
+            losses = self.seg.loss_by_levels(src_levels, src['data_samples'])
+            loss = record({f'src.{k}': v for k, v in losses.items()})
+        seg_optim.backward(loss)
+
+        # 2. fool the frozen discriminators on the target domain; they are
+        # called unwrapped: frozen, they have no gradients to sync.
+        discriminators = self.unwrap(self.discriminators)
+        set_requires_grad(discriminators, False)
+        with seg_optim.optim_context(self.segmentor):
+            tgt_levels = self.segmentor(tgt['inputs'], tgt['data_samples'],
+                                        mode='levels')
+            outs = discriminators(self._upsampled_inputs(tgt_levels,
+                                                         tgt_size))
+            loss = record({
+                f'tgt.{level}.loss_adv':
+                self.adv_weights[level] * self.gan_loss(out, SOURCE_LABEL)
+                for level, out in outs.items()
+            })
+        seg_optim.backward(loss)
+
+        # 3. train the discriminators on detached predictions
+        set_requires_grad(discriminators, True)
+        for domain, levels, size, label in (
+                ('src', src_levels, src_size, SOURCE_LABEL),
+                ('tgt', tgt_levels, tgt_size, TARGET_LABEL)):
+            with disc_optim.optim_context(self.discriminators):
+                outs = self.discriminators(
+                    self._upsampled_inputs(levels, size, detach=True))
+                terms = {}
+                for level, out in outs.items():
+                    terms[f'disc.{level}.loss_{domain}'] = \
+                        self.gan_loss(out, label) / 2
+                    terms[f'disc.{level}.acc_{domain}'] = \
+                        self.discriminator_accuracy(out.detach(), label)
+                loss = record(terms)
+            disc_optim.backward(loss)
+
+        # 4. step every optimizer
+        for wrapper in (seg_optim, disc_optim):
+            wrapper.step()
+            wrapper.zero_grad()
+        return log_vars
