@@ -14,7 +14,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmseg_uda.utils import mmengine_checkpoint_globals
+from mmseg_uda.utils import setup_cpu_dist, mmengine_checkpoint_globals
 
 
 def parse_args() -> argparse.Namespace:
@@ -106,6 +106,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
 
+    setup_cpu_dist(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -13,7 +13,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmseg_uda.utils import enable_amp, mmengine_checkpoint_globals
+from mmseg_uda.utils import (enable_amp, setup_cpu_dist,
+                             mmengine_checkpoint_globals)
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,6 +74,7 @@ def main() -> None:
         enable_amp(cfg)
     cfg.resume = args.resume
 
+    setup_cpu_dist(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

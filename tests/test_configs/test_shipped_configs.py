@@ -3,6 +3,7 @@ import glob
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
@@ -29,10 +30,13 @@ def _pipeline_types(pipeline):
 def test_every_config_builds_its_model(path):
     cfg = _cfg(path)
     assert 'mmseg_uda' in cfg.custom_imports['imports']
-    cfg.model.backbone.init_cfg = None
+    seg_cfg = cfg.model.get('segmentor', cfg.model)
+    seg_cfg.backbone.init_cfg = None
     init_default_scope('mmseg')
     model = MODELS.build(cfg.model)
-    assert model.decode_head.num_classes == cfg.model.decode_head.num_classes
+    segmentor = getattr(model, 'segmentor', model)
+    assert segmentor.decode_head.num_classes == \
+        seg_cfg.decode_head.num_classes
 
 
 def test_deeplabv2_r101_model_is_the_originals():
@@ -98,6 +102,21 @@ def test_synthia_reports_16_and_13_classes():
     assert cfg.train_dataloader.dataset.type == 'SynthiaDataset'
 
 
+def _assert_originals_poly(poly_cfg):
+    """The scheduler gives lr_i = lr * (1 - i / 250000) ** 0.9."""
+    from mmengine.optim.scheduler import PolyLR
+    assert poly_cfg.type == 'PolyLR' and poly_cfg.by_epoch is False
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=2.5e-4)
+    kwargs = {k: v for k, v in poly_cfg.items() if k != 'type'}
+    scheduler = PolyLR(opt, **kwargs)
+    for i in range(1, 3001):
+        scheduler.step()
+        if i in (1, 1000, 3000):
+            expected = 2.5e-4 * (1 - i / 250000)**0.9
+            assert opt.param_groups[0]['lr'] == pytest.approx(expected,
+                                                              rel=1e-9)
+
+
 def test_schedule_is_the_originals():
     cfg = _cfg('configs/source_only/deeplabv2_r101_gta2cs.py')
     opt = cfg.optim_wrapper.optimizer
@@ -107,9 +126,74 @@ def test_schedule_is_the_originals():
     assert keys.decode_head.lr_mult == 10.0
     assert keys.auxiliary_head.lr_mult == 10.0
     (poly, ) = cfg.param_scheduler
-    assert poly.type == 'PolyLR' and poly.power == 0.9
-    assert (poly.begin, poly.end, poly.eta_min) == (0, 250000, 0.0)
+    _assert_originals_poly(poly)
     assert cfg.train_cfg.max_iters == 150000  # AdaptSegNet's early stop
     syn = _cfg('configs/source_only/deeplabv2_r101_synthia2cs.py')
     assert syn.train_cfg.max_iters == 90000
     assert syn.optim_wrapper.optimizer.lr == 2.5e-4
+
+
+ADAPTSEG = 'configs/adaptseg/deeplabv2_r101_{}.py'
+
+
+def test_adaptseg_multi_level_is_the_originals():
+    cfg = _cfg(ADAPTSEG.format('gta2cs'))
+    model = cfg.model
+    assert model.type == 'AdversarialUDASegmentor'
+    assert model.data_preprocessor.type == 'UDASegDataPreProcessor'
+    assert model.data_preprocessor.mean == CAFFE_BGR_MEAN
+    seg = model.segmentor
+    # AdaptSegNet's published classifier sums rates (6, 12) only
+    assert tuple(seg.decode_head.dilations) == (6, 12)
+    assert tuple(seg.auxiliary_head.dilations) == (6, 12)
+    assert seg.auxiliary_head.loss_decode.loss_weight == 0.1
+    disc = model.discriminator
+    assert disc.type == 'FCDiscriminator'
+    assert (disc.base_channels, disc.num_convs, disc.negative_slope) == \
+        (64, 5, 0.2)
+    assert model.adv_weights == dict(main=0.001, aux=0.0002)
+    assert model.gan_loss == 'vanilla'
+    seg_opt = cfg.optim_wrapper.segmentor
+    assert cfg.optim_wrapper.constructor == 'MultiOptimWrapperConstructor'
+    assert seg_opt.optimizer == dict(type='SGD', lr=2.5e-4, momentum=0.9,
+                                     weight_decay=5e-4)
+    assert seg_opt.paramwise_cfg.custom_keys.decode_head.lr_mult == 10.0
+    assert seg_opt.paramwise_cfg.custom_keys.auxiliary_head.lr_mult == 10.0
+    assert seg_opt.originals_listing is True
+    assert cfg.optim_wrapper.discriminators.optimizer == dict(
+        type='Adam', lr=1e-4, betas=(0.9, 0.99))
+    for name in ('segmentor', 'discriminators'):
+        (poly, ) = cfg.param_scheduler[name]
+        _assert_originals_poly(poly)
+    assert cfg.train_cfg.max_iters == 150000
+    assert cfg.model_wrapper_cfg.type == 'MMSeparateDistributedDataParallel'
+    assert cfg.default_hooks.checkpoint.save_best == 'mIoU'
+    loader = cfg.train_dataloader
+    assert loader.batch_size == 1  # 1 source + 1 target image
+    assert loader.sampler.type == 'SourceTargetSampler'
+    assert loader.dataset.type == 'SourceTargetDataset'
+    assert loader.dataset.source.type == 'GTAVDataset'
+    assert loader.dataset.target.type == 'CityscapesDataset'
+
+
+def test_adaptseg_single_level_and_lsgan():
+    single = _cfg(ADAPTSEG.format('single_gta2cs')).model
+    assert single.segmentor.auxiliary_head is None
+    assert single.adv_weights == dict(main=0.001)
+    assert single.gan_loss == 'vanilla'
+    lsgan = _cfg(ADAPTSEG.format('lsgan_gta2cs')).model
+    # the published LS-GAN recipe: single-level, adversarial weight 0.01
+    assert lsgan.segmentor.auxiliary_head is None
+    assert lsgan.adv_weights == dict(main=0.01)
+    assert lsgan.gan_loss == 'lsgan'
+
+
+def test_adaptseg_synthia():
+    cfg = _cfg(ADAPTSEG.format('synthia2cs'))
+    assert cfg.train_dataloader.dataset.source.type == 'SynthiaDataset'
+    scales = [s.scale for s in cfg.train_dataloader.dataset.source.pipeline
+              if s.type == 'Resize']
+    assert scales == [(1280, 760)]
+    assert cfg.train_cfg.max_iters == 90000
+    assert cfg.val_evaluator.type == 'SubsetIoUMetric'
+    assert cfg.model.adv_weights == dict(main=0.001, aux=0.0002)

@@ -18,16 +18,21 @@ def test_run_demo_trains_evaluates_and_draws(repo_root, tmp_path):
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    assert 'source_only/source' in out and 'source_only/target' in out
-    for name in ('road', 'car', 'mIoU'):
-        assert name in out
+    columns = {f'{m}/{d}' for m in ('source_only', 'adaptseg')
+               for d in ('source', 'target')}
+    for name in sorted(columns) + ['road', 'car', 'mIoU']:
+        assert name in out, name
+    # the adaptation run starts from the source-only checkpoint
+    source_ckpt = osp.join(work, 'deeplabv2_r18_tiny_source_only_demo',
+                           'iter_2.pth')
+    assert f'load_from={source_ckpt}' in out
     with open(osp.join(work, 'results.json')) as f:
         results = json.load(f)['results']
-    assert set(results) == {'source_only/source', 'source_only/target'}
-    assert len(results['source_only/target']['IoU']) == 7
+    assert set(results) == columns
+    assert len(results['adaptseg/target']['IoU']) == 7
     grid = cv2.imread(osp.join(work, 'target_predictions.png'))
-    # 2 rows of image | label | prediction at 128x256 with titles and gaps
-    assert grid.shape[1] == 3 * 256 + 2 * 4
+    # 2 rows of image | label | 2 predictions at 128x256, titles and gaps
+    assert grid.shape[1] == 4 * 256 + 3 * 4
     assert grid.shape[0] == 2 * (128 + 18) + 4
 
     # a second run reuses the data and the finished training

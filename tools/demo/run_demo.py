@@ -4,9 +4,11 @@
         [--work-dir work_dirs/demo] [--configs CFG ...] [--seed 0]
 
 For each config: trains it with ``tools/train.py`` (skipped when its work dir
-already holds the final checkpoint), evaluates the checkpoint on the source
-and target validation sets, prints one per-class IoU table and writes a
-picture of target images | labels | predictions.
+already holds the final checkpoint; every config after the first starts from
+the first one's checkpoint, i.e. adaptation is warm-started from the
+source-only model), evaluates the checkpoint on the source and target
+validation sets, prints one per-class IoU table and writes a picture of
+target images | labels | predictions of every config.
 """
 import argparse
 import json
@@ -25,7 +27,10 @@ from mmseg_uda.demo.report import (evaluate_per_class, format_table,  # noqa
                                    write_prediction_grid)
 from mmseg_uda.demo.demo_dataset import generate_demo_dataset  # noqa
 
-DEFAULT_CONFIGS = ['configs/demo/deeplabv2_r18_tiny_source_only_demo.py']
+DEFAULT_CONFIGS = [
+    'configs/demo/deeplabv2_r18_tiny_source_only_demo.py',
+    'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py',
+]
 DATASET_KEYS = ('source_train_dataset', 'source_val_dataset',
                 'target_train_dataset', 'target_val_dataset')
 
@@ -36,7 +41,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--configs', nargs='+', default=DEFAULT_CONFIGS)
     parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the data generator and of training')
+                        help='seed of training')
+    parser.add_argument('--data-seed', type=int, default=0,
+                        help='seed of the demo data generator')
     parser.add_argument('--num-vis', type=int, default=4,
                         help='target images in the picture')
     parser.add_argument('--data-options', nargs='*', default=[],
@@ -48,13 +55,22 @@ def parse_args() -> argparse.Namespace:
 
 
 def data_root_options(cfg: Config, data_root: str) -> list:
-    """``--cfg-options`` pointing every demo loader at ``data_root``."""
+    """``--cfg-options`` pointing every demo loader at ``data_root``.
+
+    Paired datasets (``source``/``target`` sub-datasets) are followed.
+    """
     options = []
+
+    def visit(dataset: dict, key: str) -> None:
+        if 'data_root' in dataset:
+            domain = osp.basename(dataset['data_root'].rstrip('/'))
+            options.append(f'{key}.data_root={osp.join(data_root, domain)}')
+        for sub in ('source', 'target'):
+            if isinstance(dataset.get(sub), dict):
+                visit(dataset[sub], f'{key}.{sub}')
+
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        root = cfg[loader]['dataset']['data_root']
-        domain = osp.basename(root.rstrip('/'))
-        options.append(
-            f'{loader}.dataset.data_root={osp.join(data_root, domain)}')
+        visit(cfg[loader]['dataset'], f'{loader}.dataset')
     return options
 
 
@@ -92,10 +108,10 @@ def main() -> None:
     args = parse_args()
     data_kwargs = {k: int(v) for k, v in
                    (opt.split('=', 1) for opt in args.data_options)}
-    generate_demo_dataset(args.data_root, seed=args.seed, **data_kwargs)
+    generate_demo_dataset(args.data_root, seed=args.data_seed, **data_kwargs)
 
     columns, grids, results = {}, {}, {}
-    images = labels = None
+    images = labels = first_checkpoint = None
     for config in args.configs:
         if not osp.isfile(config):
             raise FileNotFoundError(f'config file not found: {config}')
@@ -108,11 +124,14 @@ def main() -> None:
             f'train_cfg.val_interval={max_iters}',
             f'default_hooks.checkpoint.interval={max_iters}'
         ]
+        if first_checkpoint is not None:
+            options.append(f'load_from={first_checkpoint}')
         checkpoint = train(config, work_dir, max_iters, options)
+        first_checkpoint = first_checkpoint or checkpoint
 
         set_data_root(cfg, args.data_root)
         model = load_model(cfg, checkpoint)
-        num_classes = model.decode_head.num_classes
+        num_classes = len(cfg.target_val_dataset.metainfo.classes)
         loader = dict(cfg.test_dataloader)
         loader.update(num_workers=0, persistent_workers=False)
         short = name.replace('deeplabv2_r18_tiny_', '').replace('_demo', '')

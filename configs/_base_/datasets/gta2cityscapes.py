@@ -69,6 +69,17 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=source_train_dataset)
+# UDA training: one source and one target image per item, each domain
+# shuffled on its own (see SourceTargetSampler).
+uda_train_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='SourceTargetSampler', shuffle=True),
+    dataset=dict(
+        type='SourceTargetDataset',
+        source=source_train_dataset,
+        target=target_train_dataset))
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,

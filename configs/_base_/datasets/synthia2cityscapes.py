@@ -23,6 +23,7 @@ source_train_dataset = dict(
     data_prefix=dict(img_path='RGB', seg_map_path='GT/LABELS'),
     pipeline=source_train_pipeline)
 train_dataloader = dict(dataset=source_train_dataset)
+uda_train_dataloader = dict(dataset=dict(source=source_train_dataset))
 val_evaluator = dict(
     type='SubsetIoUMetric',
     iou_metrics=['mIoU'],

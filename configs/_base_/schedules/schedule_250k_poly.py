@@ -11,13 +11,15 @@ optim_wrapper = dict(
             'decode_head': dict(lr_mult=10.0),
             'auxiliary_head': dict(lr_mult=10.0),
         }))
+# mmengine's PolyLR decays over end - begin - 1 steps: end=250001 gives
+# lr_i = lr * (1 - i / 250000) ** 0.9, the originals' formula.
 param_scheduler = [
     dict(
         type='PolyLR',
         eta_min=0.0,
         power=0.9,
         begin=0,
-        end=250000,
+        end=250001,
         by_epoch=False)
 ]
 train_cfg = dict(
