@@ -1,7 +1,9 @@
 """UDA models: a stock segmentor held by composition plus the method."""
 from .adversarial_uda_segmentor import (AdversarialUDASegmentor,
                                         LevelDiscriminators)
+from .advent_uda_segmentor import AdvEntUDASegmentor, MinEntUDASegmentor
 from .base_uda_segmentor import BaseUDASegmentor
 
 __all__ = ['BaseUDASegmentor', 'AdversarialUDASegmentor',
-           'LevelDiscriminators']
+           'LevelDiscriminators', 'AdvEntUDASegmentor',
+           'MinEntUDASegmentor']

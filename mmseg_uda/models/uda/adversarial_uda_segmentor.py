@@ -82,14 +82,7 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
         if gan_loss not in self.GAN_LOSSES:
             raise ValueError(f'gan_loss must be one of {self.GAN_LOSSES}, '
                              f'got {gan_loss!r}')
-        levels = {'main'} | ({'aux'} if self.seg.with_auxiliary_head
-                             else set())
-        unknown = set(adv_weights) - levels
-        if not adv_weights or unknown:
-            raise ValueError(
-                f'adv_weights must name adapted output levels among '
-                f'{sorted(levels)}, got {dict(adv_weights)}')
-        self.adv_weights = dict(adv_weights)
+        self.adv_weights = self.check_levels(adv_weights, 'adv_weights')
         self.gan_loss_type = gan_loss
         disc_cfg = dict(discriminator)
         disc_cfg.setdefault('in_channels', self.seg.num_classes)
@@ -147,22 +140,10 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
         src, tgt = data['source'], data['target']
         src_size = tuple(src['inputs'].shape[2:])
         tgt_size = tuple(tgt['inputs'].shape[2:])
-        log_vars = {}
-
-        def record(loss_terms: Dict[str, Tensor]) -> Tensor:
-            # parse_losses also returns a 'loss' total per call: not logged.
-            loss, logs = self.parse_losses(loss_terms)
-            logs.pop('loss')
-            log_vars.update(logs)
-            return loss
+        log_vars: Dict[str, Tensor] = {}
 
         # 1. supervised loss on the source domain
-        with seg_optim.optim_context(self.segmentor):
-            src_levels = self.segmentor(src['inputs'], src['data_samples'],
-                                        mode='levels')
-            losses = self.seg.loss_by_levels(src_levels, src['data_samples'])
-            loss = record({f'src.{k}': v for k, v in losses.items()})
-        seg_optim.backward(loss)
+        src_levels = self.source_step(src, seg_optim, log_vars)
 
         # 2. fool the frozen discriminators on the target domain; they are
         # called unwrapped: frozen, they have no gradients to sync.
@@ -173,11 +154,11 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                                         mode='levels')
             outs = discriminators(self._upsampled_inputs(tgt_levels,
                                                          tgt_size))
-            loss = record({
+            loss = self.record_losses({
                 f'tgt.{level}.loss_adv':
                 self.adv_weights[level] * self.gan_loss(out, SOURCE_LABEL)
                 for level, out in outs.items()
-            })
+            }, log_vars)
         seg_optim.backward(loss)
 
         # 3. train the discriminators on detached predictions
@@ -194,7 +175,7 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                         self.gan_loss(out, label) / 2
                     terms[f'disc.{level}.acc_{domain}'] = \
                         self.discriminator_accuracy(out.detach(), label)
-                loss = record(terms)
+                loss = self.record_losses(terms, log_vars)
             disc_optim.backward(loss)
 
         # 4. step every optimizer
