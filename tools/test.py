@@ -2,29 +2,33 @@
 
 Same flags as mmseg's ``tools/test.py``::
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
+    python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR]
         [--show] [--show-dir DIR] [--wait-time S] [--tta]
         [--cfg-options KEY=VALUE ...] [--launcher ...]
+
+CHECKPOINT may be left out only for a model that loads its own weights
+(e.g. ``EnsembleSegmentor``, whose members name their checkpoints).
 """
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import Config
+from mmseg.registry import MODELS
 
-from mmseg_uda.utils import setup_cpu_dist, mmengine_checkpoint_globals
+from mmseg_uda.utils import mmengine_checkpoint_globals
+from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
+                                         load_tool_config, require_file)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--work-dir',
-        help='the directory to save the file containing evaluation metrics')
+        'checkpoint',
+        nargs='?',
+        default=None,
+        help='checkpoint file; optional for a model that loads its own '
+        'checkpoints (e.g. EnsembleSegmentor)')
     parser.add_argument(
         '--out',
         type=str,
@@ -39,23 +43,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument(
         '--tta', action='store_true', help='Test time augmentation')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(
+        parser,
+        work_dir_help='the directory to save the file containing evaluation '
+        'metrics')
+    return parser.parse_args()
 
 
 def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
@@ -79,22 +72,31 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
         visualizer['save_dir'] = args.show_dir
 
 
+def loads_own_checkpoints(cfg: Config) -> bool:
+    """Whether the config's model loads its weights itself when built.
+
+    Args:
+        cfg (Config): The config (``custom_imports`` already imported).
+
+    Returns:
+        bool: True for a model class with ``loads_own_checkpoints = True``.
+    """
+    model_type = cfg.model.get('type')
+    model_cls = MODELS.get(model_type) if isinstance(model_type, str) \
+        else model_type
+    return bool(getattr(model_cls, 'loads_own_checkpoints', False))
+
+
 def main() -> None:
     args = parse_args()
-    for path, what in ((args.config, 'config file'),
-                       (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} not found: {path}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    if args.checkpoint is not None:
+        require_file(args.checkpoint, 'checkpoint')
+    cfg = load_tool_config(args)
+    if args.checkpoint is None and not loads_own_checkpoints(cfg):
+        raise SystemExit(
+            f'tools/test.py: error: CHECKPOINT is required: the model of '
+            f'{args.config} ({cfg.model.get("type")}) does not load its '
+            'own weights')
     cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:
@@ -106,11 +108,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
 
-    setup_cpu_dist(cfg)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     with mmengine_checkpoint_globals():
         runner.test()
 

@@ -30,6 +30,9 @@ def _pipeline_types(pipeline):
 def test_every_config_builds_its_model(path):
     cfg = _cfg(path)
     assert 'mmseg_uda' in cfg.custom_imports['imports']
+    if cfg.model.type == 'EnsembleSegmentor':
+        pytest.skip('loads its members\' checkpoints: built in '
+                    'test_advent_configs and test_ensemble_segmentor')
     seg_cfg = cfg.model.get('segmentor', cfg.model)
     seg_cfg.backbone.init_cfg = None
     init_default_scope('mmseg')

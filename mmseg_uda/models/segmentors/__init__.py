@@ -1,4 +1,5 @@
 """Segmentors."""
+from .ensemble_segmentor import EnsembleSegmentor
 from .uda_encoder_decoder import UDAEncoderDecoder
 
-__all__ = ['UDAEncoderDecoder']
+__all__ = ['UDAEncoderDecoder', 'EnsembleSegmentor']
