@@ -1,0 +1,52 @@
+# IntraDA stage 2 (intra-domain adaptation), GTA5 -> Cityscapes.
+# Step 1: train AdvEnt (configs/advent/deeplabv2_r101_advent_gta2cs.py).
+# Step 2: rank Cityscapes train with tools/rank_targets.py into `rank_dir`.
+# Step 3: this config: AdvEnt again, from the ImageNet init (not from the
+# stage-1 weights), with the easy split + its pseudo-labels as "source" and
+# the hard split as "target", both at 1024x512; everything else (losses,
+# weights 0.001/0.0002, optimizers, poly schedule, 120k stop) is AdvEnt's.
+rank_dir = 'work_dirs/intrada_rank'  # --work-dir of tools/rank_targets.py
+
+_base_ = ['../advent/deeplabv2_r101_advent_gta2cs.py']
+cityscapes_root = 'data/cityscapes'
+# Pseudo-labels are the argmax at 1024x512 (IntraDA's resolution), so the
+# nearest-neighbour label resize below is the identity.
+easy_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(
+        type='Resize',
+        scale=(1024, 512),
+        keep_ratio=False,
+        interpolation='bicubic',
+        backend='pillow'),
+    dict(type='PackSegInputs'),
+]
+hard_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='Resize',
+        scale=(1024, 512),
+        keep_ratio=False,
+        interpolation='bicubic',
+        backend='pillow'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    dataset=dict(
+        source=dict(
+            _delete_=True,
+            type='CityscapesDataset',
+            data_root='',
+            ann_file=rank_dir + '/easy_split.txt',
+            data_prefix=dict(
+                img_path=cityscapes_root + '/leftImg8bit/train',
+                seg_map_path=rank_dir + '/pseudo_labels'),
+            pipeline=easy_pipeline),
+        target=dict(
+            _delete_=True,
+            type='CityscapesDataset',
+            data_root='',
+            ann_file=rank_dir + '/hard_split.txt',
+            data_prefix=dict(img_path=cityscapes_root + '/leftImg8bit/train'),
+            pipeline=hard_pipeline)))

@@ -1,0 +1,194 @@
+"""IntraDA's entropy ranking of target images, as an mmengine metric.
+
+Run through mmseg's test loop (``tools/rank_targets.py``), so it batches
+and runs distributed like any evaluation. See :mod:`.ranking_io` for the
+files it writes.
+"""
+import copy
+import json
+import math
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.evaluator import BaseMetric
+from mmseg.registry import METRICS, TRANSFORMS
+from torch import Tensor
+
+from .ranking_io import (atomic_write_png, atomic_write_text, image_key,
+                         per_image_path, prediction_path, write_ranking)
+
+# trainIds of wall, fence, pole, traffic light, traffic sign, terrain,
+# rider, truck, bus, train, motorcycle (IntraDA's rare classes)
+RARE_CLASSES = (3, 4, 5, 6, 7, 9, 12, 14, 15, 16, 17)
+
+
+def entropy_map(logits: Tensor) -> Tensor:
+    """Normalised entropy ``-sum_c p log2(p + 1e-30) / log2(C)`` per pixel.
+
+    Args:
+        logits (Tensor): (C, H, W) logits.
+
+    Returns:
+        Tensor: (H, W) entropy in [0, 1].
+    """
+    prob = logits.float().softmax(dim=0)
+    info = -prob * torch.log2(prob + 1e-30)
+    return info.sum(dim=0) / math.log2(logits.shape[0])
+
+
+def score_logits(logits: Tensor, rare_classes: Sequence[int] = RARE_CLASSES
+                 ) -> Tuple[float, List[int], np.ndarray]:
+    """Mean entropy, rare classes present in the argmax, and the argmax.
+
+    Args:
+        logits (Tensor): (C, H, W) logits at the scoring resolution.
+        rare_classes (Sequence[int]): Classes counted by the normaliser.
+
+    Returns:
+        tuple: mean normalised entropy (float), sorted rare classes present
+        (list[int]), argmax (np.ndarray, uint8, (H, W)).
+    """
+    entropy = float(entropy_map(logits).mean())
+    pred = logits.argmax(dim=0).to(torch.uint8).cpu().numpy()
+    present = sorted(set(np.unique(pred).tolist()) & set(rare_classes))
+    return entropy, present, pred
+
+
+@TRANSFORMS.register_module()
+class ImgShapeAsOriShape(BaseTransform):
+    """Make the resized image the "original": ``ori_shape = img_shape``.
+
+    The segmentor returns ``seg_logits`` at ``ori_shape``; after this
+    transform that is the network input size, so the ranker scores at the
+    evaluation resolution (1024x512 for Cityscapes) like IntraDA, with the
+    logits upsampled once from feature resolution (``logits_to_ori_shape``).
+    Put it after ``Resize`` and before ``PackSegInputs``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        """Copy ``img_shape`` to ``ori_shape``."""
+        results['ori_shape'] = tuple(results['img_shape'][:2])
+        return results
+
+
+@METRICS.register_module()
+class EntropyRanker(BaseMetric):
+    """Rank images by the mean entropy of the prediction (IntraDA).
+
+    ``process`` scores every image from its ``seg_logits`` (the main head;
+    resolution = ``ori_shape``, see :class:`ImgShapeAsOriShape`) and writes
+    the per-image result (argmax PNG, then a JSON that marks it done) into
+    ``out_dir`` atomically, so an interrupted run resumes without
+    recomputing them. ``compute_metrics`` (rank 0, after all ranks finished)
+    ranks every image of ``out_dir/images.txt`` (or of the processed ones
+    when that file is absent), and writes ``easy_split.txt`` (lowest
+    ``int(N * easy_ratio)``), ``hard_split.txt``, ``scores.csv`` and the
+    easy split's pseudo-labels.
+
+    Score: mean over pixels of the normalised entropy, in [0, 1]. IntraDA
+    averages the weighted self-information map over classes too, i.e. its
+    scores are ours divided by C; the ranking is the same. With
+    ``rare_normalize`` the score is multiplied by
+    ``(n_rare - n_rare_present) / n_rare + 0.5``.
+
+    Args:
+        out_dir (str): The ranking directory.
+        easy_ratio (float): lambda, the easy fraction. Defaults to 0.67.
+        rare_normalize (bool): Use the rare-class normaliser.
+        rare_classes (Sequence[int]): Rare trainIds of the normaliser.
+        img_suffix (str): Image suffix removed to name images
+            ``<city>/<stem>``.
+        collect_device (str): Device to collect results on.
+        prefix (str, optional): Prefix of the metric names.
+    """
+
+    default_prefix: Optional[str] = 'rank'
+
+    def __init__(self,
+                 out_dir: str,
+                 easy_ratio: float = 0.67,
+                 rare_normalize: bool = False,
+                 rare_classes: Sequence[int] = RARE_CLASSES,
+                 img_suffix: str = '_leftImg8bit.png',
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if not 0.0 <= easy_ratio <= 1.0:
+            raise ValueError(f'easy_ratio must be in [0, 1], got '
+                             f'{easy_ratio}')
+        self.out_dir = out_dir
+        self.easy_ratio = easy_ratio
+        self.rare_normalize = rare_normalize
+        self.rare_classes = tuple(int(c) for c in rare_classes)
+        self.img_suffix = img_suffix
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Score each image and write its per-image result.
+
+        Args:
+            data_batch (dict): The batch (unused).
+            data_samples (Sequence[dict]): Outputs with ``seg_logits`` and
+                ``img_path``.
+        """
+        for sample in data_samples:
+            name = image_key(sample['img_path'], self.img_suffix)
+            logits = sample['seg_logits']['data']
+            entropy, present, pred = score_logits(logits, self.rare_classes)
+            atomic_write_png(prediction_path(self.out_dir, name), pred)
+            record = dict(
+                name=name, entropy=entropy, rare_present=present,
+                shape=list(pred.shape))
+            atomic_write_text(per_image_path(self.out_dir, name),
+                              json.dumps(record, sort_keys=True) + '\n')
+            self.results.append(name)
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Rank all images and write the splits (main process only).
+
+        Args:
+            results (list): Names processed in this run (all ranks).
+
+        Returns:
+            dict[str, float]: ``num_images``, ``num_easy``,
+            ``easy_max_score``.
+        """
+        names = None
+        if not osp.isfile(osp.join(self.out_dir, 'images.txt')):
+            names = sorted(set(results))
+        return write_ranking(
+            self.out_dir, self.easy_ratio, self.rare_normalize,
+            len(self.rare_classes), names)
+
+
+def ranking_dataset_cfg(cfg) -> dict:
+    """The dataset config the ranker runs on: target training images.
+
+    ``cfg.rank_dataset`` when the config has one; otherwise the ``target``
+    of the (paired) training dataset, with the test pipeline minus
+    ``LoadAnnotations`` (so images are fed at the evaluation size) and
+    :class:`ImgShapeAsOriShape` before ``PackSegInputs``.
+
+    Args:
+        cfg (Config): A UDA config.
+
+    Returns:
+        dict: The dataset config (a copy).
+    """
+    if cfg.get('rank_dataset') is not None:
+        return copy.deepcopy(cfg.rank_dataset)
+    train_set = cfg.train_dataloader.dataset
+    if 'target' not in train_set:
+        raise KeyError('the config has neither `rank_dataset` nor a paired '
+                       '`train_dataloader.dataset.target`')
+    dataset = copy.deepcopy(train_set.target)
+    pipeline = [t for t in copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
+                if t['type'] != 'LoadAnnotations']
+    types = [t['type'] for t in pipeline]
+    at = types.index('PackSegInputs') if 'PackSegInputs' in types \
+        else len(pipeline)
+    pipeline.insert(at, dict(type='ImgShapeAsOriShape'))
+    dataset['pipeline'] = pipeline
+    return dataset

@@ -1,0 +1,251 @@
+"""Files of an entropy ranking (IntraDA): names, atomic writes, splits.
+
+Layout of a ranking directory (``rank_dir``)::
+
+    images.txt            the set to rank, one ``<city>/<stem>`` per line
+    per_image/<city>/<stem>.json
+                          per-image result: mean normalised entropy,
+                          rare classes in the argmax, score resolution
+    predictions/<city>/<stem>_gtFine_labelTrainIds.png
+                          argmax (trainIds) of every ranked image
+    scores.csv            name, score, entropy, n_rare, split; easiest first
+    easy_split.txt        lowest-scoring ``int(N * easy_ratio)`` images
+    hard_split.txt        the rest (both ``<city>/<stem>``, ranked order)
+    pseudo_labels/<city>/<stem>_gtFine_labelTrainIds.png
+                          the easy split's predictions only
+    ranking.json          settings and sizes of the last ranking
+
+The split files are ``ann_file`` lists for mmseg's ``CityscapesDataset``;
+``pseudo_labels`` is its ``seg_map_path``.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+PER_IMAGE_DIR = 'per_image'
+PREDICTION_DIR = 'predictions'
+PSEUDO_LABEL_DIR = 'pseudo_labels'
+IMAGE_LIST = 'images.txt'
+LABEL_SUFFIX = '_gtFine_labelTrainIds.png'
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def image_key(img_path: str, img_suffix: str = '_leftImg8bit.png') -> str:
+    """``<city>/<stem>`` of an image, as mmseg's ``ann_file`` lines.
+
+    Args:
+        img_path (str): Path of the image, e.g.
+            ``.../leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit
+            .png``.
+        img_suffix (str): Suffix removed from the file name.
+
+    Returns:
+        str: e.g. ``aachen/aachen_000000_000019``.
+    """
+    name = osp.basename(img_path)
+    if not name.endswith(img_suffix):
+        raise ValueError(f'{img_path} does not end with {img_suffix!r}')
+    city = osp.basename(osp.dirname(img_path))
+    return f'{city}/{name[:-len(img_suffix)]}'
+
+
+def atomic_write(path: str, write: Callable[[str], None]) -> None:
+    """Run ``write(tmp)`` on a temporary file, then move it to ``path``.
+
+    Args:
+        path (str): Destination.
+        write (Callable[[str], None]): Writes the content to the given
+            temporary path (same directory as ``path``).
+    """
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=osp.dirname(osp.abspath(path)),
+        prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file + ``os.replace``.
+
+    Args:
+        path (str): Destination.
+        text (str): Content.
+    """
+
+    def write(tmp: str) -> None:
+        with open(tmp, 'w') as f:
+            f.write(text)
+
+    atomic_write(path, write)
+
+
+def atomic_write_png(path: str, array) -> None:
+    """Write a uint8 label map as PNG, atomically.
+
+    Args:
+        path (str): Destination ``.png``.
+        array (np.ndarray): (H, W) uint8.
+    """
+    import cv2
+
+    def write(tmp: str) -> None:
+        ok, buf = cv2.imencode('.png', array)
+        if not ok:
+            raise OSError(f'cannot encode {path}')
+        with open(tmp, 'wb') as f:
+            f.write(buf.tobytes())
+
+    atomic_write(path, write)
+
+
+def atomic_copy(src: str, dst: str) -> None:
+    """Copy ``src`` to ``dst`` through a temporary file + ``os.replace``."""
+    atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
+
+
+def per_image_path(rank_dir: str, name: str) -> str:
+    """Path of the per-image result of ``name``."""
+    return osp.join(rank_dir, PER_IMAGE_DIR, f'{name}.json')
+
+
+def prediction_path(rank_dir: str, name: str,
+                    folder: str = PREDICTION_DIR) -> str:
+    """Path of the argmax PNG of ``name`` (``folder``: predictions or
+    pseudo_labels)."""
+    return osp.join(rank_dir, folder, f'{name}{LABEL_SUFFIX}')
+
+
+def is_done(rank_dir: str, name: str) -> bool:
+    """Whether ``name`` has a complete per-image result (JSON written last).
+    """
+    return osp.isfile(per_image_path(rank_dir, name)) and osp.isfile(
+        prediction_path(rank_dir, name))
+
+
+def read_lines(path: str) -> List[str]:
+    """Non-empty stripped lines of a text file."""
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def rare_normalizer(n_rare_present: int, n_rare: int = 11) -> float:
+    """IntraDA's rare-class normaliser ``(n_rare - present)/n_rare + 0.5``.
+    """
+    return (n_rare - n_rare_present) / n_rare + 0.5
+
+
+def image_score(result: Dict, rare_normalize: bool, n_rare: int) -> float:
+    """Ranking score of a per-image result (mean entropy [x normaliser])."""
+    score = result['entropy']
+    if rare_normalize:
+        score *= rare_normalizer(len(result['rare_present']), n_rare)
+    return score
+
+
+def split_ranking(names: Sequence[str], scores: Sequence[float],
+                  easy_ratio: float) -> Tuple[List[str], List[str]]:
+    """Sort by score (ties by name) and cut at ``int(N * easy_ratio)``.
+
+    Args:
+        names (Sequence[str]): Image names.
+        scores (Sequence[float]): Their scores (lower = easier).
+        easy_ratio (float): lambda, the easy fraction.
+
+    Returns:
+        tuple[list[str], list[str]]: Easy and hard names, easiest first.
+    """
+    order = sorted(zip(scores, names))
+    ranked = [name for _, name in order]
+    cut = int(len(ranked) * easy_ratio)  # IntraDA's rounding
+    return ranked[:cut], ranked[cut:]
+
+
+def write_ranking(rank_dir: str,
+                  easy_ratio: float = 0.67,
+                  rare_normalize: bool = False,
+                  n_rare: int = 11,
+                  names: Optional[Sequence[str]] = None) -> Dict[str, float]:
+    """Rank the per-image results and write splits, scores, pseudo-labels.
+
+    Args:
+        rank_dir (str): The ranking directory (see the module docstring).
+        easy_ratio (float): lambda, fraction of images in the easy split.
+        rare_normalize (bool): Multiply by IntraDA's rare-class normaliser.
+        n_rare (int): Number of rare classes of the normaliser.
+        names (Sequence[str], optional): The set to rank; ``images.txt`` by
+            default.
+
+    Returns:
+        dict[str, float]: ``num_images``, ``num_easy``, ``easy_max_score``.
+    """
+    if names is None:
+        names = read_lines(osp.join(rank_dir, IMAGE_LIST))
+    missing = [n for n in names if not is_done(rank_dir, n)]
+    if missing:
+        raise FileNotFoundError(
+            f'{len(missing)} images have no per-image result in {rank_dir}, '
+            f'e.g. {missing[0]}')
+    results = {}
+    for name in names:
+        with open(per_image_path(rank_dir, name)) as f:
+            results[name] = json.load(f)
+    scores = {n: image_score(r, rare_normalize, n_rare)
+              for n, r in results.items()}
+    easy, hard = split_ranking(list(scores), list(scores.values()),
+                               easy_ratio)
+    # pseudo-labels: the easy split's predictions, nothing else
+    pseudo_dir = osp.join(rank_dir, PSEUDO_LABEL_DIR)
+    keep = {osp.normpath(prediction_path(rank_dir, n, PSEUDO_LABEL_DIR))
+            for n in easy}
+    for name in easy:
+        atomic_copy(prediction_path(rank_dir, name),
+                    prediction_path(rank_dir, name, PSEUDO_LABEL_DIR))
+    for root, _, files in os.walk(pseudo_dir):
+        for file in files:
+            path = osp.normpath(osp.join(root, file))
+            if path not in keep:
+                os.remove(path)
+    rows = ['name,score,entropy,n_rare,split']
+    for split, members in (('easy', easy), ('hard', hard)):
+        for n in members:
+            rows.append(f'{n},{scores[n]!r},{results[n]["entropy"]!r},'
+                        f'{len(results[n]["rare_present"])},{split}')
+    atomic_write_text(osp.join(rank_dir, 'scores.csv'), '\n'.join(rows) + '\n')
+    for split, members in (('easy', easy), ('hard', hard)):
+        atomic_write_text(
+            osp.join(rank_dir, f'{split}_split.txt'),
+            ''.join(f'{n}\n' for n in members))
+    summary = dict(
+        num_images=len(names), num_easy=len(easy),
+        easy_max_score=scores[easy[-1]] if easy else float('nan'))
+    atomic_write_text(
+        osp.join(rank_dir, 'ranking.json'),
+        json.dumps(dict(summary, easy_ratio=easy_ratio,
+                        rare_normalize=rare_normalize), indent=2) + '\n')
+    return summary
+
+
+def read_scores(rank_dir: str) -> List[Dict]:
+    """Rows of ``scores.csv`` (easiest first) as dicts."""
+    rows = read_lines(osp.join(rank_dir, 'scores.csv'))
+    keys = rows[0].split(',')
+    out = []
+    for row in rows[1:]:
+        rec = dict(zip(keys, row.split(',')))
+        for key in ('score', 'entropy'):
+            rec[key] = float(rec[key])
+        rec['n_rare'] = int(rec['n_rare'])
+        out.append(rec)
+    return out
