@@ -21,16 +21,8 @@ model = dict(
         _base_.uda,
         # a light discriminator for the CPU demo (the original has 64)
         discriminator=dict(_base_.uda.discriminator, base_channels=16)))
-train_dataloader = dict(
-    _delete_=True,
-    batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='SourceTargetSampler', shuffle=True),
-    dataset=dict(
-        type='SourceTargetDataset',
-        source=_base_.source_train_dataset,
-        target=_base_.target_train_dataset))
+# paired source/target batches instead of the source-only loader
+train_dataloader = dict(_delete_=True, **_base_.uda_train_dataloader)
 max_iters = 400
 optim_wrapper = dict(
     segmentor=dict(optimizer=dict(lr=0.005), originals_listing=False))

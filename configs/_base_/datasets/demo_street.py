@@ -55,6 +55,17 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=source_train_dataset)
+# UDA training: one source and one target image per item (see
+# SourceTargetSampler), 2 + 2 images per batch.
+uda_train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='SourceTargetSampler', shuffle=True),
+    dataset=dict(
+        type='SourceTargetDataset',
+        source=source_train_dataset,
+        target=target_train_dataset))
 val_dataloader = dict(
     batch_size=8,
     num_workers=2,
