@@ -26,11 +26,10 @@ from mmseg.registry import DATASETS
 
 from mmseg_uda.evaluation.metrics.entropy_ranker import (
     RARE_CLASSES, ranking_dataset_cfg)
-from mmseg_uda.evaluation.metrics.ranking_io import (IMAGE_LIST,
-                                                     atomic_write_text,
-                                                     image_key, is_done,
-                                                     write_ranking)
+from mmseg_uda.evaluation.metrics.ranking_io import (IMAGE_LIST, image_key,
+                                                     is_done, write_ranking)
 from mmseg_uda.utils import mmengine_checkpoint_globals, setup_cpu_dist
+from mmseg_uda.utils.atomic_io import atomic_write_text
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
                                          load_tool_config, require_file)
 

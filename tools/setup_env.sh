@@ -79,7 +79,9 @@ EXTRA=""
 STAMP="$ROOT/.setup-stamp"
 WANT="$(sha256sum "$ROOT/setup.py" | cut -d' ' -f1) $EXTRA $("$PYTHON" -c 'import sys; print(sys.executable)')"
 installed_here() {
-  "$PYTHON" - "$ROOT" <<'PY' 2>/dev/null
+  # -I: without the current directory on sys.path, so the installed copy is
+  # found, not a checkout we happen to stand in.
+  "$PYTHON" -I - "$ROOT" <<'PY' 2>/dev/null
 import os, sys
 import mmseg_uda
 assert os.path.realpath(os.path.dirname(mmseg_uda.__file__)) == os.path.realpath(os.path.join(sys.argv[1], 'mmseg_uda'))

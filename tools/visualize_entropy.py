@@ -27,7 +27,8 @@ from mmseg_uda.demo.report import colorize, load_model  # noqa: E402
 from mmseg_uda.evaluation.metrics.entropy_ranker import (  # noqa: E402
     entropy_map, ranking_dataset_cfg)
 from mmseg_uda.evaluation.metrics.ranking_io import (  # noqa: E402
-    atomic_write, image_key, read_scores)
+    image_key, read_scores)
+from mmseg_uda.utils.atomic_io import atomic_write  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -10,7 +10,6 @@ import functools
 import os
 import os.path as osp
 import sys
-import tempfile
 from multiprocessing import Pool
 from typing import Callable, List, Sequence, Tuple
 
@@ -18,11 +17,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from mmseg_uda.utils.atomic_io import atomic_write_png
 from .label_maps import convert_gta_label, convert_synthia_label
 
 TRAINID_SUFFIX = '_labelTrainIds.png'
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 class LabelConversionError(RuntimeError):
@@ -74,27 +72,6 @@ def synthia_to_trainids(path: str) -> np.ndarray:
     return convert_synthia_label(read_synthia_label(path))
 
 
-def write_png_atomic(arr: np.ndarray, dst: str) -> None:
-    """Write ``arr`` as a PNG to ``dst`` through a temp file and a rename.
-
-    Args:
-        arr (np.ndarray): ``uint8`` HxW array.
-        dst (str): Destination file.
-    """
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(dst)}.', suffix='.tmp', dir=osp.dirname(dst))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            Image.fromarray(arr).save(f, format='PNG')
-        # mkstemp creates the file with mode 0600; use the usual umask mode.
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, dst)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def convert_one(task: Tuple[str, str],
                 converter: Callable[[str], np.ndarray]) -> bool:
     """Convert one label file unless its output exists already.
@@ -119,7 +96,7 @@ def convert_one(task: Tuple[str, str],
         raise LabelConversionError(
             f'cannot convert label file {src!r}: {type(exc).__name__}: {exc}'
         ) from exc
-    write_png_atomic(out, dst)
+    atomic_write_png(dst, out)
     return True
 
 
@@ -232,6 +209,6 @@ def run_cli(label_dir: str, root: str, converter: Callable[[str], np.ndarray],
 __all__: Sequence[str] = [
     'LabelConversionError', 'TRAINID_SUFFIX', 'read_gta_label',
     'read_synthia_label', 'gta_to_trainids', 'synthia_to_trainids',
-    'write_png_atomic', 'convert_one', 'list_label_tasks',
+    'convert_one', 'list_label_tasks',
     'convert_label_dir', 'run_cli'
 ]

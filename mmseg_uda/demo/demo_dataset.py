@@ -5,13 +5,13 @@ import json
 import os
 import os.path as osp
 import re
-import tempfile
 import zlib
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
+from mmseg_uda.utils.atomic_io import atomic_write_bytes, atomic_write_png
 from .street_layout import check_size, sample_layout
 from .street_rendering import render_source, render_target
 
@@ -75,29 +75,6 @@ def render_sample(seed: int, domain: str, split: str, index: int,
     return render(layout, render_rng), layout.label
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write a temporary file next to ``path``, then rename it into place."""
-    directory = osp.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp_', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-
-
-def _write_png(path: str, array: np.ndarray) -> None:
-    ok, buf = cv2.imencode('.png', array)
-    if not ok:
-        raise OSError(f'could not encode {path}')
-    _atomic_write(path, buf.tobytes())
-
-
 def _remove_stale(root: str, domain: str, split: str, keep: set) -> None:
     """Delete generated files of a split (and temporaries) not in ``keep``."""
     if domain == 'source':
@@ -111,7 +88,8 @@ def _remove_stale(root: str, domain: str, split: str, keep: set) -> None:
             continue
         for name in os.listdir(directory):
             path = osp.join(directory, name)
-            if path not in keep and (name.startswith('.tmp_')
+            leftover = name.startswith('.') and name.endswith('.tmp')
+            if path not in keep and (leftover
                                      or re.fullmatch(pattern, name)):
                 os.remove(path)
 
@@ -145,14 +123,14 @@ def generate_split(root: str, domain: str, split: str, num_images: int,
     _remove_stale(root, domain, split, {p for pair in paths for p in pair})
     for i, (img_path, label_path) in enumerate(paths):
         img, label = render_sample(seed, domain, split, i, size)
-        _write_png(img_path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        _write_png(label_path, label)
+        atomic_write_png(img_path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        atomic_write_png(label_path, label)
         if progress is not None:
             progress()
     if domain == 'source':
         names = [osp.splitext(osp.basename(p[0]))[0] + '\n' for p in paths]
-        _atomic_write(osp.join(root, 'source', f'{split}.txt'),
-                      ''.join(names).encode())
+        atomic_write_bytes(osp.join(root, 'source', f'{split}.txt'),
+                           ''.join(names).encode())
     return paths
 
 
@@ -227,5 +205,5 @@ def generate_demo_dataset(root: str, num_source_train: int = 200,
                                ('target', 'val', num_target_val)):
         generate_split(root, domain, split, num, size, seed, progress)
     data = json.dumps(params, indent=2, sort_keys=True) + '\n'
-    _atomic_write(osp.join(root, MARKER), data.encode())
+    atomic_write_bytes(osp.join(root, MARKER), data.encode())
     return True

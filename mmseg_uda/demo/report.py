@@ -1,7 +1,5 @@
 """Evaluate demo checkpoints per class and draw their predictions."""
-import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import cv2
@@ -15,6 +13,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import MODELS
 
 from mmseg_uda.utils import mmengine_checkpoint_globals
+from mmseg_uda.utils.atomic_io import atomic_write_png
 
 
 def load_model(cfg: Config, checkpoint: str) -> torch.nn.Module:
@@ -133,18 +132,7 @@ def write_prediction_grid(path: str, images: Sequence[np.ndarray],
             row += [_titled(panel, title), white]
         rows.append(np.concatenate(row[:-1], axis=1))
         rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
-    grid = np.concatenate(rows[:-1], axis=0)
-    out_dir = osp.dirname(osp.abspath(path))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix='.png')
-    os.close(fd)
-    try:
-        if not cv2.imwrite(tmp, grid):
-            raise OSError(f'could not write {path}')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    atomic_write_png(path, np.concatenate(rows[:-1], axis=0))
 
 
 def latest_checkpoint(work_dir: str) -> Optional[str]:

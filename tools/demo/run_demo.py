@@ -12,7 +12,6 @@ target images | labels | predictions of every config.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from mmseg_uda.demo.report import (evaluate_per_class, format_table,  # noqa
                                    latest_checkpoint, load_model,
                                    write_prediction_grid)
 from mmseg_uda.demo.demo_dataset import generate_demo_dataset  # noqa
+from mmseg_uda.utils.atomic_io import atomic_write_text  # noqa
 
 DEFAULT_CONFIGS = [
     'configs/demo/deeplabv2_r18_tiny_source_only_demo.py',
@@ -158,10 +158,9 @@ def main() -> None:
     picture = osp.join(args.work_dir, 'target_predictions.png')
     write_prediction_grid(picture, images, labels, grids, palette)
     summary = osp.join(args.work_dir, 'results.json')
-    tmp = summary + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(dict(classes=list(classes), results=results), f, indent=2)
-    os.replace(tmp, summary)
+    atomic_write_text(
+        summary, json.dumps(dict(classes=list(classes), results=results),
+                            indent=2))
     print(f'\n[demo] picture: {picture}\n[demo] numbers: {summary}')
 
 

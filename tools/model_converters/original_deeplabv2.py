@@ -11,13 +11,12 @@ loaded through the backbone's ``init_cfg``). ``meta`` holds only plain types,
 so DST loads under torch's default ``weights_only=True``.
 """
 import argparse
-import os
 import os.path as osp
-import tempfile
 
 import torch
 
 from mmseg_uda.utils import convert_original_deeplabv2
+from mmseg_uda.utils.atomic_io import atomic_write
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,17 +63,10 @@ def main() -> None:
         num_rates=args.num_rates,
         keep_init_classifier=args.keep_init_classifier)
     meta = dict(converted_from=osp.basename(args.src), **info)
-    out_dir = osp.dirname(osp.abspath(args.dst))
-    os.makedirs(out_dir, exist_ok=True)
-    # Write next to DST and rename, so DST is never half-written.
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save(dict(state_dict=state_dict, meta=meta), tmp)
-        os.replace(tmp, args.dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    # Written next to DST and renamed, so DST is never half-written.
+    atomic_write(args.dst,
+                 lambda tmp: torch.save(dict(state_dict=state_dict, meta=meta),
+                                        tmp))
     print(f'wrote {args.dst}: {len(state_dict)} tensors, {meta}')
 
 

@@ -17,8 +17,9 @@ from mmengine.evaluator import BaseMetric
 from mmseg.registry import METRICS, TRANSFORMS
 from torch import Tensor
 
-from .ranking_io import (atomic_write_png, atomic_write_text, image_key,
-                         per_image_path, prediction_path, write_ranking)
+from mmseg_uda.utils.atomic_io import atomic_write_png, atomic_write_text
+from .ranking_io import (image_key, per_image_path, prediction_path,
+                         write_ranking)
 
 # trainIds of wall, fence, pole, traffic light, traffic sign, terrain,
 # rider, truck, bus, train, motorcycle (IntraDA's rare classes)

@@ -21,17 +21,15 @@ The split files are ``ann_file`` lists for mmseg's ``CityscapesDataset``;
 import json
 import os
 import os.path as osp
-import shutil
-import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmseg_uda.utils.atomic_io import atomic_copy, atomic_write_text
 
 PER_IMAGE_DIR = 'per_image'
 PREDICTION_DIR = 'predictions'
 PSEUDO_LABEL_DIR = 'pseudo_labels'
 IMAGE_LIST = 'images.txt'
 LABEL_SUFFIX = '_gtFine_labelTrainIds.png'
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def image_key(img_path: str, img_suffix: str = '_leftImg8bit.png') -> str:
@@ -51,68 +49,6 @@ def image_key(img_path: str, img_suffix: str = '_leftImg8bit.png') -> str:
         raise ValueError(f'{img_path} does not end with {img_suffix!r}')
     city = osp.basename(osp.dirname(img_path))
     return f'{city}/{name[:-len(img_suffix)]}'
-
-
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Run ``write(tmp)`` on a temporary file, then move it to ``path``.
-
-    Args:
-        path (str): Destination.
-        write (Callable[[str], None]): Writes the content to the given
-            temporary path (same directory as ``path``).
-    """
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=osp.dirname(osp.abspath(path)),
-        prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file + ``os.replace``.
-
-    Args:
-        path (str): Destination.
-        text (str): Content.
-    """
-
-    def write(tmp: str) -> None:
-        with open(tmp, 'w') as f:
-            f.write(text)
-
-    atomic_write(path, write)
-
-
-def atomic_write_png(path: str, array) -> None:
-    """Write a uint8 label map as PNG, atomically.
-
-    Args:
-        path (str): Destination ``.png``.
-        array (np.ndarray): (H, W) uint8.
-    """
-    import cv2
-
-    def write(tmp: str) -> None:
-        ok, buf = cv2.imencode('.png', array)
-        if not ok:
-            raise OSError(f'cannot encode {path}')
-        with open(tmp, 'wb') as f:
-            f.write(buf.tobytes())
-
-    atomic_write(path, write)
-
-
-def atomic_copy(src: str, dst: str) -> None:
-    """Copy ``src`` to ``dst`` through a temporary file + ``os.replace``."""
-    atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
 def per_image_path(rank_dir: str, name: str) -> str:
