@@ -3,6 +3,7 @@ a resumed run that equals an uninterrupted one byte for byte."""
 import os
 import os.path as osp
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -217,3 +218,25 @@ def test_killed_run_resumes_to_identical_outputs(repo_root, tmp_path):
     leftovers = [f for d, _, fs in os.walk(part) for f in fs
                  if 'tmp' in f.lower() and not f.endswith('.py')]
     assert not leftovers, leftovers
+
+
+def test_two_processes_rank_like_one(repo_root, ranked):
+    """torchrun with 2 processes (gloo on CPU) writes the same files."""
+    single = osp.join(ranked['tmp'], 'single')
+    rank(repo_root, ranked['cs'], ranked['ckpt'], single)
+    ddp = osp.join(ranked['tmp'], 'ddp')
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, '-m', 'torch.distributed.run',
+           '--nproc_per_node=2', f'--master_port={port}',
+           'tools/rank_targets.py', CONFIG, ranked['ckpt'], '--work-dir', ddp,
+           '--launcher', 'pytorch', '--cfg-options', *TINY,
+           f"train_dataloader.dataset.target.data_root={ranked['cs']}",
+           f'test_dataloader.dataset.pipeline.1.scale=({SIZE[0]},{SIZE[1]})',
+           'test_dataloader.num_workers=0',
+           'test_dataloader.persistent_workers=False']
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=repo_root))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert snapshot(ddp) == snapshot(single)
