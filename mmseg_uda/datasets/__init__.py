@@ -6,10 +6,11 @@ from .label_maps import (GTA_ID_TO_TRAINID, SYNTHIA_13_CLASSES,
 from .samplers import SourceTargetSampler
 from .source_target_dataset import SourceTargetDataset
 from .synthia import SynthiaDataset
+from .transforms import LoadPseudoLabels
 
 __all__ = [
     'GTAVDataset', 'SynthiaDataset', 'SourceTargetDataset',
-    'SourceTargetSampler', 'GTA_ID_TO_TRAINID',
+    'SourceTargetSampler', 'LoadPseudoLabels', 'GTA_ID_TO_TRAINID',
     'SYNTHIA_ID_TO_TRAINID', 'SYNTHIA_16_CLASSES', 'SYNTHIA_13_CLASSES',
     'build_lut', 'convert_gta_label', 'convert_synthia_label'
 ]

@@ -1,5 +1,5 @@
 """Output-space adversarial UDA (AdaptSegNet), the base of ADVENT."""
-from typing import Dict, Mapping, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmengine.optim import OptimWrapperDict
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType
+from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
 from .base_uda_segmentor import BaseUDASegmentor
@@ -50,6 +50,14 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
        backward;
     4. every optimizer steps.
 
+    **Self-training (BDL's SSL).** When the target samples carry label maps
+    (pseudo-labels loaded by the target pipeline, e.g.
+    :class:`~mmseg_uda.datasets.transforms.LoadPseudoLabels`), step 2 adds
+    the heads' segmentation loss on them, weighted by ``ssl_weights``
+    (BDL: 1 on the main output); pixels labelled 255 are ignored. Batches
+    without target labels (e.g. before the first pseudo-label round) train
+    without it.
+
     Predictions are upsampled (bilinear, ``align_corners=True``) to the
     input size before the discriminator sees them. What it sees
     (:meth:`discriminator_input`, softmax here) and the GAN objective
@@ -64,6 +72,9 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             ``'aux'``) and the weights of their adversarial losses.
         gan_loss (str): ``'vanilla'`` (BCE with logits) or ``'lsgan'``
             (least squares).
+        ssl_weights (dict[str, float], optional): Levels trained on target
+            pseudo-labels and the weights of their losses (on top of each
+            head's own loss weight). Defaults to ``dict(main=1.0)``.
         data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -76,6 +87,7 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                  adv_weights: Mapping[str, float] = dict(
                      main=0.001, aux=0.0002),
                  gan_loss: str = 'vanilla',
+                 ssl_weights: Optional[Mapping[str, float]] = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(segmentor, data_preprocessor, init_cfg)
@@ -84,6 +96,9 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                              f'got {gan_loss!r}')
         self.adv_weights = self.check_levels(adv_weights, 'adv_weights')
         self.gan_loss_type = gan_loss
+        self.ssl_weights = self.check_levels(
+            dict(main=1.0) if ssl_weights is None else ssl_weights,
+            'ssl_weights')
         disc_cfg = dict(discriminator)
         disc_cfg.setdefault('in_channels', self.seg.num_classes)
         self.discriminators = LevelDiscriminators(
@@ -108,6 +123,39 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             else logits
         said_target = score > 0.5
         return (said_target == bool(label)).float().mean() * 100
+
+    def self_training_losses(self, levels: Dict[str, Tensor],
+                             data_samples: SampleList) -> Dict[str, Tensor]:
+        """Weighted segmentation losses on target pseudo-labels.
+
+        Args:
+            levels (dict[str, Tensor]): Target logits of every level.
+            data_samples (list[SegDataSample]): Target samples.
+
+        Returns:
+            dict[str, Tensor]: ``tgt.<level>.loss_ce`` (weighted) and
+            ``tgt.<level>.acc_seg`` when every sample carries a label map;
+            empty when none does.
+
+        Raises:
+            ValueError: If only some samples of the batch carry labels.
+        """
+        labelled = ['gt_sem_seg' in s for s in data_samples]
+        if not any(labelled):
+            return {}
+        if not all(labelled):
+            raise ValueError(
+                'some target samples of the batch carry pseudo-labels and '
+                'some do not: ' + ', '.join(
+                    str(s.metainfo.get('img_path')) for s, has in zip(
+                        data_samples, labelled) if not has))
+        losses = self.seg.loss_by_levels(levels, data_samples,
+                                         names=list(self.ssl_weights))
+        for key in losses:
+            if 'loss' in key:
+                losses[key] = losses[key] * self.ssl_weights[
+                    key.split('.')[0]]
+        return {f'tgt.{k}': v for k, v in losses.items()}
 
     # -- the training step ---------------------------------------------------
     def _upsampled_inputs(self, levels: Dict[str, Tensor], size: Tuple[int],
@@ -154,11 +202,14 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                                         mode='levels')
             outs = discriminators(self._upsampled_inputs(tgt_levels,
                                                          tgt_size))
-            loss = self.record_losses({
+            terms = {
                 f'tgt.{level}.loss_adv':
                 self.adv_weights[level] * self.gan_loss(out, SOURCE_LABEL)
                 for level, out in outs.items()
-            }, log_vars)
+            }
+            terms.update(self.self_training_losses(tgt_levels,
+                                                   tgt['data_samples']))
+            loss = self.record_losses(terms, log_vars)
         seg_optim.backward(loss)
 
         # 3. train the discriminators on detached predictions

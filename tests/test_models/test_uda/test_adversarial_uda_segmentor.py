@@ -1,5 +1,6 @@
 """AdversarialUDASegmentor.train_step against a re-statement of the
-originals' loop (AdaptSegNet's train_gta2cityscapes_multi.py)."""
+originals' loop (AdaptSegNet's train_gta2cityscapes_multi.py; with target
+pseudo-labels, BDL's BDL.py)."""
 import copy
 
 import pytest
@@ -27,7 +28,7 @@ def _head(in_channels, in_index, weight):
                                  avg_non_ignore=True))
 
 
-def _model(mode):
+def _model(mode, **extra):
     multi = mode == 'multi'
     segmentor = dict(
         type='UDAEncoderDecoder',
@@ -44,7 +45,8 @@ def _model(mode):
             main=0.01 if mode == 'lsgan' else 0.001),
         gan_loss='lsgan' if mode == 'lsgan' else 'vanilla',
         data_preprocessor=dict(type='UDASegDataPreProcessor', mean=MEAN,
-                               std=STD, bgr_to_rgb=False, size_divisor=1))
+                               std=STD, bgr_to_rgb=False, size_divisor=1),
+        **extra)
     init_default_scope('mmseg')
     torch.manual_seed(0)
     model = MODELS.build(cfg)
@@ -52,7 +54,7 @@ def _model(mode):
     return model
 
 
-def _batch(seed):
+def _batch(seed, target_labels=False):
     gen = torch.Generator().manual_seed(seed)
 
     def domain(n, h, w, labelled):
@@ -70,7 +72,7 @@ def _batch(seed):
         return dict(inputs=inputs, data_samples=samples)
 
     return dict(source=domain(2, 41, 57, True),
-                target=domain(2, 33, 49, False))
+                target=domain(2, 33, 49, target_labels))
 
 
 def _optim(model):
@@ -142,6 +144,13 @@ def _original_iteration(model, batch, adv_weights, lsgan):
         adv = lam * gan(discs[level](F.softmax(pred_t[level], dim=1)), 0.)
         logs[f'tgt.{level}.loss_adv'] = adv
         loss_adv = loss_adv + adv
+    # BDL: loss_trg = lambda_adv * loss_D_trg_fake + loss_seg_trg
+    target_samples = batch['target']['data_samples']
+    if 'gt_sem_seg' in target_samples[0]:
+        y_t = torch.stack([s.gt_sem_seg.data[0] for s in target_samples])
+        ce = F.cross_entropy(pred_t['main'], y_t, ignore_index=255)
+        logs['tgt.main.loss_ce'] = ce
+        loss_adv = loss_adv + ce
     loss_adv.backward()
 
     for p in discs.parameters():
@@ -157,11 +166,11 @@ def _original_iteration(model, batch, adv_weights, lsgan):
     return logs
 
 
-@pytest.mark.parametrize('mode', ['multi', 'single', 'lsgan'])
+@pytest.mark.parametrize('mode', ['multi', 'single', 'lsgan', 'ssl'])
 def test_train_step_matches_the_original_loop(mode):
     model = _model(mode)
     reference = copy.deepcopy(model)
-    batch = _batch(seed=1)
+    batch = _batch(seed=1, target_labels=mode == 'ssl')
     logs = model.train_step(copy.deepcopy(batch), _optim(model))
     expected = _original_iteration(reference, batch, model.adv_weights,
                                    lsgan=mode == 'lsgan')
@@ -170,6 +179,7 @@ def test_train_step_matches_the_original_loop(mode):
         torch.testing.assert_close(logs[key], value.detach(), rtol=1e-4,
                                    atol=1e-7, msg=key)
     assert any(k.startswith('disc.main.acc_') for k in logs)
+    assert ('tgt.main.loss_ce' in logs) == (mode == 'ssl')
     ours = model.state_dict()
     for name, value in reference.state_dict().items():
         torch.testing.assert_close(ours[name], value, rtol=1e-4, atol=1e-7,
@@ -179,6 +189,34 @@ def test_train_step_matches_the_original_loop(mode):
     for name in ('segmentor.decode_head.convs.0.weight',
                  'discriminators.main.convs.0.weight'):
         assert not torch.allclose(before[name], ours[name])
+
+
+def test_self_training_weight_and_partial_labels():
+    model = _model('ssl')
+    model.ssl_weights = dict(main=0.25)
+    batch = model.data_preprocessor(_batch(seed=3, target_labels=True), True)
+    tgt = batch['target']
+    levels = model.segmentor(tgt['inputs'], tgt['data_samples'],
+                             mode='levels')
+    terms = model.self_training_losses(levels, tgt['data_samples'])
+    logits = F.interpolate(levels['main'], size=tgt['inputs'].shape[2:],
+                           mode='bilinear', align_corners=True)
+    labels = torch.stack([s.gt_sem_seg.data[0] for s in tgt['data_samples']])
+    torch.testing.assert_close(
+        terms['tgt.main.loss_ce'],
+        0.25 * F.cross_entropy(logits, labels, ignore_index=255))
+    assert 'tgt.main.acc_seg' in terms
+    # a batch mixing labelled and unlabelled target samples is an error
+    del tgt['data_samples'][1].gt_sem_seg
+    with pytest.raises(ValueError, match='some do not'):
+        model.self_training_losses(levels, tgt['data_samples'])
+    for sample in tgt['data_samples']:
+        if 'gt_sem_seg' in sample:
+            del sample.gt_sem_seg
+    assert model.self_training_losses(levels, tgt['data_samples']) == {}
+    # a single-level segmentor has no auxiliary output to self-train
+    with pytest.raises(ValueError, match='ssl_weights'):
+        _model('ssl', ssl_weights=dict(aux=1.0))
 
 
 def test_predict_delegates_to_the_segmentor_and_plain_checkpoints_load():
