@@ -1,0 +1,100 @@
+# BDL's image translator: CycleGAN GTA5 -> Cityscapes with the perceptual
+# loss of the frozen segmentor of the previous round (BDL readme:
+# --niter 10 --niter_decay 10 --loadSize 1024 --fineSize 452
+# --resize_or_crop scale_width_and_crop --batchSize 4 --lambda_semantic 1
+# --lambda_identity 0.5). Train with tools/train.py, then translate the
+# GTA5 training images with tools/translate_source.py.
+_base_ = [
+    '../_base_/default_runtime.py',  # custom_imports, logging
+    '../_base_/translators/cyclegan_resnet9.py',  # networks, Adam 2e-4
+]
+model = dict(
+    _base_.translator,
+    # BDL's semantic loss: rec terms lambda_cycle * lambda_semantic = 10,
+    # translation terms 0.1, from the segmentor of round 0.
+    perceptual_rec_weight=10.0,
+    perceptual_translation_weight=0.1,
+    perceptual_segmentor=dict(
+        config='configs/bdl/deeplabv2_r101_ssl_gta2cs.py',
+        checkpoint='work_dirs/bdl/round0_segmentor.pth'))
+
+# CycleGAN's scale_width_and_crop: scale the width to 1024 (bicubic) keeping
+# the aspect ratio, random 452x452 crop, random horizontal flip. A keep-ratio
+# Resize to (1024, 1024) scales the long side to 1024, which is the width
+# for the landscape GTA5 (1914x1052) and Cityscapes (2048x1024) images.
+load_size = 1024
+fine_size = 452
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='Resize',
+        scale=(load_size, load_size),
+        keep_ratio=True,
+        interpolation='bicubic',
+        backend='pillow'),
+    dict(type='RandomCrop', crop_size=(fine_size, fine_size)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackSegInputs'),
+]
+source_train_dataset = dict(
+    type='GTAVDataset',
+    data_root='data/gta',
+    data_prefix=dict(img_path='images', seg_map_path='labels'),
+    pipeline=train_pipeline)
+target_train_dataset = dict(
+    type='CityscapesDataset',
+    data_root='data/cityscapes',
+    data_prefix=dict(img_path='leftImg8bit/train'),
+    pipeline=train_pipeline)
+# Batch 4 as BDL's readme (CycleGAN's own default is 1); every GTA5 image
+# is drawn once per epoch, Cityscapes images independently.
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='SourceTargetSampler', shuffle=True),
+    dataset=dict(
+        type='SourceTargetDataset',
+        source=source_train_dataset,
+        target=target_train_dataset))
+
+# 10 + 10 epochs of CycleGAN's unaligned dataset (length max(|A|, |B|) =
+# 24966 GTA5 images) at batch 4: ceil(24966 / 4) = 6242 iterations per
+# epoch. lr constant for 10 epochs, then linear decay to 0 over 10 epochs
+# (per iteration here; CycleGAN steps it once per epoch).
+gta_images = 24966
+iters_per_epoch = (gta_images + 4 - 1) // 4
+constant_iters = 10 * iters_per_epoch
+decay_iters = 10 * iters_per_epoch
+max_iters = constant_iters + decay_iters
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=max_iters + 1)
+val_cfg = None
+val_dataloader = None
+val_evaluator = None
+test_cfg = None
+test_dataloader = None
+test_evaluator = None
+param_scheduler = dict(
+    generators=[
+        dict(type='ConstantLR', factor=1.0, begin=0, end=constant_iters,
+             by_epoch=False),
+        dict(type='LinearLR', start_factor=1.0, end_factor=0.0,
+             begin=constant_iters, end=max_iters, by_epoch=False),
+    ],
+    discriminators=[
+        dict(type='ConstantLR', factor=1.0, begin=0, end=constant_iters,
+             by_epoch=False),
+        dict(type='LinearLR', start_factor=1.0, end_factor=0.0,
+             begin=constant_iters, end=max_iters, by_epoch=False),
+    ])
+# one checkpoint per epoch (BDL: --save_epoch_freq 1), the last two kept,
+# and the final one always saved
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=iters_per_epoch,
+        max_keep_ckpts=2, save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
