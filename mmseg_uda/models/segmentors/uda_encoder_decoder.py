@@ -30,6 +30,13 @@ class UDAEncoderDecoder(EncoderDecoder):
     2048x1024). Stock mmseg upsamples twice (to the network input, then to
     ``ori_shape``), which differs slightly. Without the option it behaves
     exactly like :class:`EncoderDecoder`.
+
+    **Probabilities the way BDL computes them.** Adding
+    ``probs_to_ori_shape=True`` (only valid with ``logits_to_ori_shape``)
+    applies the softmax at feature resolution, before the one-step
+    upsampling, so ``seg_logits`` of the predictions hold class
+    probabilities at ``ori_shape``. The argmax is unchanged up to
+    interpolation round-off; pseudo-label generators consume these.
     """
 
     def forward(self,
@@ -102,9 +109,14 @@ class UDAEncoderDecoder(EncoderDecoder):
 
         Returns:
             Tensor: Logits of shape (N, num_classes, h, w), where (h, w) is
-            the input size, or the original size with ``logits_to_ori_shape``.
+            the input size, or the original size with ``logits_to_ori_shape``
+            (probabilities with ``probs_to_ori_shape``).
         """
+        to_probs = self.test_cfg.get('probs_to_ori_shape', False)
         if not self.test_cfg.get('logits_to_ori_shape', False):
+            if to_probs:
+                raise ValueError('test_cfg `probs_to_ori_shape=True` needs '
+                                 '`logits_to_ori_shape=True`')
             return super().whole_inference(inputs, batch_img_metas)
         ori_shape = tuple(batch_img_metas[0]['ori_shape'][:2])
         for meta in batch_img_metas:
@@ -119,6 +131,8 @@ class UDAEncoderDecoder(EncoderDecoder):
                     '`logits_to_ori_shape` cannot be combined with padded '
                     f"inputs ({meta.get('img_path')})")
         logits = self.decode_head.forward(self.extract_feat(inputs))
+        if to_probs:
+            logits = logits.softmax(dim=1)
         return resize(
             logits,
             size=ori_shape,

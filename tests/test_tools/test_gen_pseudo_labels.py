@@ -1,0 +1,129 @@
+"""tools/gen_pseudo_labels.py end to end on tiny Cityscapes data."""
+import json
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.reference.tiny_layouts import make_cityscapes
+from tests.test_tools.test_rank_targets import CONFIG, TINY, tiny_model
+
+SIZE = (64, 32)  # (w, h) labelling size, images are 128x64
+
+
+def tool_args(cs, ckpt, work_dir, *flags):
+    return ['tools/gen_pseudo_labels.py', CONFIG, ckpt, '--work-dir',
+            work_dir, *flags, '--cfg-options', *TINY,
+            f'train_dataloader.dataset.target.data_root={cs}',
+            f'test_dataloader.dataset.pipeline.1.scale=({SIZE[0]},{SIZE[1]})',
+            'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False']
+
+
+def run_tool(repo_root, args, launcher=None):
+    cmd = [sys.executable, *(launcher or []), *args]
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True,
+                          text=True, env=dict(os.environ,
+                                              PYTHONPATH=repo_root))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def labels_of(out_dir):
+    root = osp.join(out_dir, 'pseudo_labels')
+    files = {}
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            path = osp.join(d, f)
+            files[osp.relpath(path, root)] = (
+                cv2.imread(path, cv2.IMREAD_UNCHANGED), os.stat(path))
+    return files
+
+
+@pytest.fixture(scope='module')
+def data(repo_root, tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp('gen_pl'))
+    cs = osp.join(tmp, 'cityscapes')
+    make_cityscapes(cs, split='train', num=5, size=(64, 128), seed=11)
+    ckpt = osp.join(tmp, 'model.pth')
+    tiny_model(repo_root, ckpt)
+    return dict(tmp=tmp, cs=cs, ckpt=ckpt)
+
+
+def test_labels_every_image_and_does_not_recompute(repo_root, data):
+    out = osp.join(data['tmp'], 'bdl')
+    rc, log = run_tool(repo_root, tool_args(data['cs'], data['ckpt'], out,
+                                            '--batch-size', '2'))
+    assert rc == 0, log[-5000:]
+    assert '5 images, 0 already processed' in log
+    labels = labels_of(out)
+    stems = sorted(f[:-len('_leftImg8bit.png')] for f in os.listdir(
+        osp.join(data['cs'], 'leftImg8bit', 'train', 'tiny')))
+    assert sorted(labels) == [f'tiny/{s}_gtFine_labelTrainIds.png'
+                              for s in stems]
+    for label, _ in labels.values():
+        assert label.shape == (SIZE[1], SIZE[0]) and label.dtype == np.uint8
+        assert set(np.unique(label)) <= set(range(19)) | {255}
+    with open(osp.join(out, 'pseudo_labels.json')) as f:
+        summary = json.load(f)
+    assert summary['settings'] == dict(rule='bdl', quantile=0.5, cap=0.9)
+    assert summary['num_images'] == 5 and len(summary['thresholds']) == 19
+    assert summary['num_pixels'] == 5 * SIZE[0] * SIZE[1]
+    assert 0 < summary['labelled_fraction'] < 1
+    assert not osp.exists(osp.join(out, '.cache'))
+    with open(osp.join(out, 'images.txt')) as f:
+        assert f.read().split() == [f'tiny/{s}' for s in stems]
+
+    rc, log = run_tool(repo_root, tool_args(data['cs'], data['ckpt'], out))
+    assert rc == 0, log[-5000:]
+    assert 'already holds the bdl pseudo-labels' in log
+    again = labels_of(out)
+    assert {k: v[1].st_mtime_ns for k, v in again.items()} == {
+        k: v[1].st_mtime_ns for k, v in labels.items()}
+
+    # another rule in the same directory recomputes
+    rc, log = run_tool(repo_root, tool_args(
+        data['cs'], data['ckpt'], out, '--rule', 'fixed', '--threshold',
+        '0.6'))
+    assert rc == 0, log[-5000:]
+    with open(osp.join(out, 'pseudo_labels.json')) as f:
+        assert json.load(f)['settings'] == dict(rule='fixed', threshold=0.6)
+
+
+def test_missing_files_are_named(repo_root, data):
+    missing = osp.join(data['tmp'], 'nope.pth')
+    rc, log = run_tool(repo_root, tool_args(data['cs'], missing,
+                                            osp.join(data['tmp'], 'x')))
+    assert rc != 0 and f'checkpoint not found: {missing}' in log
+    args = tool_args(data['cs'], data['ckpt'], osp.join(data['tmp'], 'x'))
+    args[1] = 'configs/none.py'
+    rc, log = run_tool(repo_root, args)
+    assert rc != 0 and 'config file not found: configs/none.py' in log
+
+
+def test_two_processes_write_the_same_labels(repo_root, data):
+    single = osp.join(data['tmp'], 'single')
+    rc, log = run_tool(repo_root, tool_args(data['cs'], data['ckpt'],
+                                            single))
+    assert rc == 0, log[-5000:]
+    ddp = osp.join(data['tmp'], 'ddp')
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2',
+                f'--master_port={port}']
+    rc, log = run_tool(repo_root, tool_args(
+        data['cs'], data['ckpt'], ddp, '--launcher', 'pytorch'), launcher)
+    assert rc == 0, log[-5000:]
+    a, b = labels_of(single), labels_of(ddp)
+    assert sorted(a) == sorted(b) and len(a) == 5
+    for key in a:
+        np.testing.assert_array_equal(a[key][0], b[key][0])
+    for name in ('pseudo_labels.json', 'images.txt'):
+        with open(osp.join(single, name)) as f, \
+                open(osp.join(ddp, name)) as g:
+            assert f.read() == g.read()
