@@ -1,0 +1,288 @@
+"""Online self-training with a mean teacher and ClassMix (DACS)."""
+import copy
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmcv.cnn.bricks import DropPath
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmseg.models.losses import accuracy
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptConfigType
+from torch import Tensor
+from torch.nn.modules.dropout import _DropoutNd
+
+from ..utils.class_mix import class_mix, class_mix_masks
+from ..utils.mix_augmentation import mix_augment
+from .base_uda_segmentor import BaseUDASegmentor
+
+
+def disable_stochastic_layers(module: nn.Module) -> None:
+    """Put dropout and drop-path layers in eval mode, the rest untouched."""
+    for layer in module.modules():
+        if isinstance(layer, (_DropoutNd, DropPath)):
+            layer.eval()
+
+
+@MODELS.register_module()
+class SelfTrainingUDASegmentor(BaseUDASegmentor):
+    """DACS: self-training on mixed images, pseudo-labelled by a mean
+    teacher (the UDA method of DAFormer, without its extras).
+
+    The student is ``segmentor``; ``teacher`` is a second build of the same
+    config, frozen (no gradients, not in the optimizer) and kept an
+    exponential moving average of the student by
+    :class:`~mmseg_uda.engine.hooks.MeanTeacherHook`. One iteration
+    (``train_step``):
+
+    1. source CE of the student (the heads' ``loss_decode``), backward;
+    2. the teacher predicts the target images (no grad; in train mode as
+       DAFormer's EMA model, i.e. BN with batch statistics, but with dropout
+       and drop-path off): logits upsampled to the input size as
+       ``encode_decode`` does, softmax, max probability and argmax give the
+       pseudo-label; its weight is the fraction of the batch's pixels whose
+       confidence is ``>= pseudo_threshold`` (one scalar per batch, as
+       DAFormer);
+    3. ClassMix (``mix='class'``): half of the classes of each source label
+       are pasted from the source image onto the target image; the mixed
+       label is the source label where pasted, the pseudo-label elsewhere;
+       the pixel weight is 1 where pasted, the pseudo-weight elsewhere.
+       Without mixing (``mix=None``) the student trains on the target image
+       and its pseudo-label;
+    4. the mixed image gets DACS's colour jitter and Gaussian blur
+       (:func:`~mmseg_uda.models.utils.mix_augment`);
+    5. the pixel-weighted CE of the student on it (each head's own
+       ``loss_decode`` with the pixel weights), backward; one optimizer step.
+
+    Logged: ``src.<level>.loss_ce``, ``mix.<level>.loss_ce`` (``tgt.`` when
+    not mixing), their ``acc_seg`` and ``mix.pseudo_weight``.
+
+    Args:
+        segmentor (dict): Config of a ``UDAEncoderDecoder`` (the student).
+        pseudo_threshold (float): Confidence a pseudo-label needs to count
+            towards the weight. Defaults to 0.968 (DACS/DAFormer).
+        mix (str, optional): ``'class'`` (ClassMix) or None.
+        color_jitter_strength (float): Strength of the colour jitter.
+            Defaults to 0.2 (DAFormer's ``color_jitter_strength``).
+        color_jitter_prob (float): Probability of the colour jitter.
+            Defaults to 0.8 (DAFormer jitters when ``U(0, 1) > 0.2``, its
+            ``color_jitter_probability``).
+        blur_prob (float): Probability of the blur. Defaults to 0.5
+            (DAFormer's ``blur=True``: when ``U(0, 1) > 0.5``). 0 disables.
+        blur_sigma (Sequence[float]): Range of the blur's sigma. Defaults
+            to (0.15, 1.15).
+        blur_kernel_ratio (float): Blur kernel size relative to the image
+            side. Defaults to 0.1.
+        data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``;
+            its ``mean``/``std`` and channel order are used by the colour
+            jitter.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    MIX_TYPES = ('class', None)
+
+    def __init__(self,
+                 segmentor: ConfigType,
+                 pseudo_threshold: float = 0.968,
+                 mix: Optional[str] = 'class',
+                 color_jitter_strength: float = 0.2,
+                 color_jitter_prob: float = 0.8,
+                 blur_prob: float = 0.5,
+                 blur_sigma: Sequence[float] = (0.15, 1.15),
+                 blur_kernel_ratio: float = 0.1,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(segmentor, data_preprocessor, init_cfg)
+        if mix not in self.MIX_TYPES:
+            raise ValueError(
+                f'mix must be one of {self.MIX_TYPES}, got {mix!r}')
+        if not 0.0 <= pseudo_threshold <= 1.0:
+            raise ValueError('pseudo_threshold must be in [0, 1], got '
+                             f'{pseudo_threshold}')
+        for name, prob in (('color_jitter_prob', color_jitter_prob),
+                           ('blur_prob', blur_prob)):
+            if not 0.0 <= prob <= 1.0:
+                raise ValueError(f'{name} must be in [0, 1], got {prob}')
+        if len(blur_sigma) != 2 or not 0 < blur_sigma[0] <= blur_sigma[1]:
+            raise ValueError('blur_sigma must be a range (low, high) with '
+                             f'0 < low <= high, got {blur_sigma}')
+        self.pseudo_threshold = pseudo_threshold
+        self.mix = mix
+        self.augment_cfg = dict(
+            color_jitter_strength=color_jitter_strength,
+            color_jitter_prob=color_jitter_prob,
+            blur_prob=blur_prob,
+            blur_sigma=tuple(blur_sigma),
+            blur_kernel_ratio=blur_kernel_ratio)
+        self.teacher = MODELS.build(copy.deepcopy(segmentor))
+        for param in self.teacher.parameters():
+            param.requires_grad_(False)
+
+    @property
+    def student(self) -> nn.Module:
+        """The student (the trained segmentor), unwrapped from DDP."""
+        return self.seg
+
+    # -- pseudo-labels -----------------------------------------------------
+    def pseudo_labels_from_logits(self,
+                                  logits: Tensor) -> Tuple[Tensor, Tensor]:
+        """Pseudo-labels and their weight from the teacher's logits.
+
+        Args:
+            logits (Tensor): Teacher logits (N, C, H, W) at the label size.
+
+        Returns:
+            tuple[Tensor, Tensor]: The argmax labels (N, H, W) and the
+            fraction of pixels whose softmax maximum is at least
+            ``pseudo_threshold`` (a 0-d tensor).
+        """
+        probs, labels = torch.softmax(logits.detach(), dim=1).max(dim=1)
+        weight = (probs >= self.pseudo_threshold).float().mean()
+        return labels, weight
+
+    @torch.no_grad()
+    def pseudo_label(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
+        """The teacher's pseudo-labels of preprocessed target images.
+
+        Args:
+            inputs (Tensor): Target images (N, C, H, W).
+
+        Returns:
+            tuple[Tensor, Tensor]: Labels (N, H, W) and their weight.
+        """
+        teacher = self.unwrap(self.teacher)
+        disable_stochastic_layers(teacher)
+        logits = teacher(inputs, mode='levels')['main']
+        logits = resize(logits, size=inputs.shape[2:], mode='bilinear',
+                        align_corners=teacher.align_corners)
+        return self.pseudo_labels_from_logits(logits)
+
+    # -- the student's weighted loss ---------------------------------------
+    def _level_heads(self) -> Dict[str, nn.Module]:
+        """The head of every level of ``forward(mode='levels')``."""
+        seg = self.seg
+        heads = {'main': seg.decode_head}
+        if seg.with_auxiliary_head:
+            aux = seg.auxiliary_head
+            if isinstance(aux, nn.ModuleList):
+                heads.update({f'aux_{i}': h for i, h in enumerate(aux)})
+            else:
+                heads['aux'] = aux
+        return heads
+
+    def weighted_losses(self, levels: Dict[str, Tensor], labels: Tensor,
+                        weights: Tensor) -> Dict[str, Tensor]:
+        """Each head's ``loss_decode`` with per-pixel weights.
+
+        Args:
+            levels (dict[str, Tensor]): Student logits per level.
+            labels (Tensor): Labels (N, H, W).
+            weights (Tensor): Pixel weights (N, H, W).
+
+        Returns:
+            dict[str, Tensor]: ``'<level>.<loss_name>'`` and
+            ``'<level>.acc_seg'``.
+        """
+        heads = self._level_heads()
+        losses = {}
+        for level, logits in levels.items():
+            head = heads[level]
+            logits = resize(logits, size=labels.shape[1:], mode='bilinear',
+                            align_corners=head.align_corners)
+            loss_decodes = head.loss_decode if isinstance(
+                head.loss_decode, nn.ModuleList) else [head.loss_decode]
+            for loss_decode in loss_decodes:
+                key = f'{level}.{loss_decode.loss_name}'
+                value = loss_decode(logits, labels, weight=weights,
+                                    ignore_index=head.ignore_index)
+                losses[key] = losses[key] + value if key in losses \
+                    else value
+            losses[f'{level}.acc_seg'] = accuracy(
+                logits.detach(), labels, ignore_index=head.ignore_index)
+        return losses
+
+    # -- the training step ---------------------------------------------------
+    def augment(self, inputs: Tensor) -> Tensor:
+        """DACS's colour jitter and blur, in the preprocessor's
+        normalisation."""
+        preprocessor = self.data_preprocessor
+        if getattr(preprocessor, '_enable_normalize', False):
+            mean, std = preprocessor.mean.view(-1), preprocessor.std.view(-1)
+        else:
+            mean = inputs.new_zeros(3)
+            std = inputs.new_ones(3)
+        rgb = bool(getattr(preprocessor, 'channel_conversion', False))
+        return mix_augment(inputs, mean, std, rgb, **self.augment_cfg)
+
+    @staticmethod
+    def segmentor_wrapper(optim_wrapper: OptimWrapperDict) -> OptimWrapper:
+        """The wrapper of ``segmentor`` (the only one self-training uses)."""
+        if not isinstance(optim_wrapper, OptimWrapperDict) or \
+                'segmentor' not in optim_wrapper:
+            raise TypeError(
+                'SelfTrainingUDASegmentor needs an OptimWrapperDict with a '
+                '`segmentor` wrapper: optim_wrapper=dict(constructor='
+                "'MultiOptimWrapperConstructor', segmentor=dict(...)), "
+                f'got {type(optim_wrapper).__name__}')
+        return optim_wrapper['segmentor']
+
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """One DACS iteration (see the class docstring).
+
+        Args:
+            data (dict): A paired batch ``dict(source=..., target=...)``.
+            optim_wrapper (OptimWrapperDict): Holds the ``segmentor``
+                wrapper.
+
+        Returns:
+            dict[str, Tensor]: The loss terms, accuracies and the
+            pseudo-weight, for logging.
+        """
+        seg_optim = self.segmentor_wrapper(optim_wrapper)
+        data = self.data_preprocessor(data, True)
+        src, tgt = data['source'], data['target']
+        log_vars: Dict[str, Tensor] = {}
+
+        # 1. supervised loss on the source domain
+        self.source_step(src, seg_optim, log_vars)
+
+        # 2. the teacher's pseudo-labels of the target images
+        labels, pseudo_weight = self.pseudo_label(tgt['inputs'])
+        weights = torch.full(labels.shape, pseudo_weight.item(),
+                             device=labels.device)
+        images, prefix = tgt['inputs'], 'tgt'
+
+        # 3. ClassMix
+        if self.mix == 'class':
+            src_labels = torch.stack([
+                s.gt_sem_seg.data for s in src['data_samples']
+            ]).squeeze(1).long()
+            if src['inputs'].shape != images.shape or \
+                    src_labels.shape != labels.shape:
+                raise ValueError(
+                    'ClassMix needs source and target batches of one size '
+                    '(e.g. both cropped to crop_size), got source '
+                    f"{tuple(src['inputs'].shape)} with labels "
+                    f'{tuple(src_labels.shape)} and target '
+                    f'{tuple(images.shape)}')
+            masks = class_mix_masks(src_labels,
+                                    self.seg.decode_head.ignore_index)
+            images, labels, weights = class_mix(masks, src['inputs'], images,
+                                                src_labels, labels, weights)
+            prefix = 'mix'
+
+        # 4. strong augmentation, 5. weighted CE of the student
+        images = self.augment(images)
+        with seg_optim.optim_context(self.segmentor):
+            levels = self.segmentor(images, None, mode='levels')
+            losses = self.weighted_losses(levels, labels, weights)
+            loss = self.record_losses(
+                {f'{prefix}.{k}': v for k, v in losses.items()}, log_vars)
+        seg_optim.backward(loss)
+        log_vars[f'{prefix}.pseudo_weight'] = pseudo_weight
+
+        seg_optim.step()
+        seg_optim.zero_grad()
+        return log_vars

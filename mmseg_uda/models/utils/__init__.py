@@ -1,0 +1,7 @@
+"""Small tensor functions shared by the UDA models."""
+from .class_mix import class_mix, class_mix_masks, one_mix
+from .mix_augmentation import (blur_kernel_size, color_jitter, gaussian_blur,
+                               mix_augment)
+
+__all__ = ['class_mix', 'class_mix_masks', 'one_mix', 'blur_kernel_size',
+           'color_jitter', 'gaussian_blur', 'mix_augment']
