@@ -1,4 +1,5 @@
 """Training hooks: schedules and state of UDA methods (no losses)."""
 from .mean_teacher_hook import MeanTeacherHook
+from .self_training_hook import SelfTrainingHook
 
-__all__ = ['MeanTeacherHook']
+__all__ = ['MeanTeacherHook', 'SelfTrainingHook']
