@@ -1,0 +1,101 @@
+"""tools/bdl_rounds.py: BDL's k=2 recipe end to end on tiny data, every
+intermediate artefact in its documented place, and a rerun does nothing."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+from mmengine.config import Config
+
+from tests.test_engine.test_hooks.test_self_training_hook import _options
+
+SEGMENTOR = 'configs/bdl/deeplabv2_r101_ssl_gta2cs.py'
+
+
+def _translator_options(tmp):
+    opts = [
+        'model.generator.base_channels=8', 'model.generator.num_blocks=1',
+        'model.discriminator.base_channels=8',
+        'train_dataloader.batch_size=1', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'train_cfg.max_iters=1', 'randomness.seed=0',
+    ]
+    for domain, root in (('source', 'gta'), ('target', 'cityscapes')):
+        key = f'train_dataloader.dataset.{domain}'
+        opts += [f'{key}.data_root={osp.join(tmp, root)}',
+                 f'{key}.pipeline.1.scale=(64,64)',
+                 f'{key}.pipeline.2.crop_size=(32,32)']
+    return opts
+
+
+def _drive(repo_root, work, tmp):
+    seg_opts = _options(tmp, osp.join(tmp, 'unused'), 2, '[]')
+    cmd = [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
+           '--rounds', '2', '--segmentor-options', *seg_opts,
+           '--translator-options', *_translator_options(tmp),
+           '--label-options', '--batch-size', '2']
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=repo_root))
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc.stdout
+
+
+def _log_text(work_dir):
+    text = ''
+    for root, _, files in os.walk(work_dir):
+        text += ''.join(open(osp.join(root, f)).read() for f in files
+                        if f.endswith('.log'))
+    return text
+
+
+def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
+    tmp = str(tmp_path)
+    work = osp.join(tmp, 'bdl')
+    out = _drive(repo_root, work, tmp)
+    state = json.load(open(osp.join(work, 'rounds.json')))
+    steps = ['round0/segmentor']
+    for k in (1, 2):
+        steps += [f'round{k}/{s}' for s in (
+            'translator', 'translate', 'pictures', 'pseudo_labels',
+            'segmentor')]
+    assert sorted(state) == sorted(steps)
+    gta = sorted(os.listdir(osp.join(tmp, 'gta', 'images')))
+    seg_ckpt = state['round0/segmentor']['output']
+    assert seg_ckpt.startswith(osp.join(work, 'round0', 'segmentor'))
+    # round 0 trains without pseudo-labels
+    assert 'tgt.main.loss_ce' not in _log_text(
+        osp.join(work, 'round0', 'segmentor'))
+    for k in (1, 2):
+        rnd = osp.join(work, f'round{k}')
+        assert osp.isfile(state[f'round{k}/translator']['output'])
+        # F_k learns with the perceptual loss of M_(k-1)
+        translator = Config.fromfile(osp.join(rnd, 'translator.py'))
+        assert translator.model.perceptual_segmentor.checkpoint == seg_ckpt
+        assert sorted(os.listdir(osp.join(rnd, 'translated_source',
+                                          'images'))) == gta
+        assert osp.isfile(osp.join(rnd, 'translated_source',
+                                   'translation.json'))
+        assert os.path.getsize(osp.join(rnd, 'pictures.png')) > 0
+        labels = osp.join(rnd, 'pseudo_labels')
+        summary = json.load(open(osp.join(labels, 'pseudo_labels.json')))
+        assert summary['settings'] == dict(rule='bdl', quantile=0.5, cap=0.9)
+        assert len(os.listdir(osp.join(labels, 'pseudo_labels', 'tiny'))) \
+            == 3
+        # M_k: translated source, M_(k-1)'s labels, SSL term in its log
+        segmentor = Config.fromfile(osp.join(rnd, 'segmentor.py'))
+        source = segmentor.train_dataloader.dataset.source
+        assert source.data_prefix.img_path == osp.join(
+            rnd, 'translated_source', 'images')
+        assert segmentor.custom_hooks[0].initial_labels == osp.join(
+            labels, 'pseudo_labels')
+        assert 'tgt.main.loss_ce' in _log_text(osp.join(rnd, 'segmentor'))
+        seg_ckpt = state[f'round{k}/segmentor']['output']
+        assert seg_ckpt.startswith(osp.join(rnd, 'segmentor'))
+        assert osp.isfile(seg_ckpt)
+    assert f'2 rounds done: segmentor {seg_ckpt}' in out
+
+    # a rerun finds every step done and runs nothing
+    again = _drive(repo_root, work, tmp)
+    assert again.count(': done (') == len(steps)
+    assert 'tools/train.py' not in again

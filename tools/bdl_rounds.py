@@ -1,0 +1,294 @@
+"""BDL's bidirectional learning: alternate translator and segmentor rounds.
+
+Each round k = 1..K runs ordinary tools, each step's outputs feeding the
+next by path (all under ``--work-dir W``)::
+
+    W/round0/segmentor/            M0: the segmentor config without
+                                   pseudo-labels on the original source
+                                   (skipped with --init-checkpoint)
+    W/round<k>/translator.py       translator config of the round
+    W/round<k>/translator/         tools/train.py: F_k, with the perceptual
+                                   loss of M_(k-1)
+    W/round<k>/translated_source/  tools/translate_source.py: F_k(source)
+    W/round<k>/pictures.png        tools/visualize_translation.py
+    W/round<k>/pseudo_labels/      tools/gen_pseudo_labels.py: M_(k-1) on
+                                   the target images (rule of the config)
+    W/round<k>/segmentor.py        segmentor config of the round
+    W/round<k>/segmentor/          tools/train.py: M_k, adversarial + SSL
+                                   on the translated source
+    W/rounds.json                  the steps done and their outputs
+    W/round<k>/<step>.log          each step's output
+
+Usage::
+
+    python tools/bdl_rounds.py --work-dir W [--rounds 2]
+        [--segmentor-config configs/bdl/deeplabv2_r101_ssl_gta2cs.py]
+        [--translator-config configs/bdl/cyclegan_perceptual_gta2cs.py]
+        [--init-checkpoint M0.pth] [--dry-run]
+        [--segmentor-options K=V ...] [--translator-options K=V ...]
+        [--label-options --batch-size 4 ...]
+
+The per-step configs are written as plain files (the inputs with their
+``--*-options`` and the round's paths applied), so any step can be re-run
+by hand with the command the driver prints. The driver is resumable: steps
+recorded in ``rounds.json`` are skipped, and a step interrupted midway is
+re-run with its own resume (training restarts from its last checkpoint,
+translation and labelling skip the files they already wrote).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+from mmengine.config import Config, DictAction
+
+from mmseg_uda.evaluation.metrics.pseudo_label_io import label_dir
+from mmseg_uda.utils.atomic_io import atomic_write_text
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+STATE_FILE = 'rounds.json'
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="BDL's alternating translator / segmentor rounds")
+    parser.add_argument('--work-dir', required=True,
+                        help='directory of every round and step')
+    parser.add_argument('--rounds', type=int, default=2,
+                        help='number of rounds K (BDL: 2)')
+    parser.add_argument(
+        '--segmentor-config',
+        default='configs/bdl/deeplabv2_r101_ssl_gta2cs.py',
+        help='adversarial + SSL segmentor config')
+    parser.add_argument(
+        '--translator-config',
+        default='configs/bdl/cyclegan_perceptual_gta2cs.py',
+        help='translator config')
+    parser.add_argument('--init-checkpoint',
+                        help='segmentor M0 (default: trained as round 0)')
+    parser.add_argument('--segmentor-options', nargs='+', action=DictAction,
+                        default={}, help='KEY=VALUE overrides of the '
+                        'segmentor config')
+    parser.add_argument('--translator-options', nargs='+',
+                        action=DictAction, default={},
+                        help='KEY=VALUE overrides of the translator config')
+    parser.add_argument('--label-options', nargs=argparse.REMAINDER,
+                        default=[], help='extra arguments of '
+                        'tools/gen_pseudo_labels.py (give them last)')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='write the configs, print the commands, '
+                        'run nothing')
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f'--rounds must be at least 1, got {args.rounds}')
+    for what in ('segmentor_config', 'translator_config', 'init_checkpoint'):
+        path = getattr(args, what)
+        if path is not None and not osp.isfile(path):
+            parser.error(f"{what.replace('_', ' ')} not found: {path}")
+    return args
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint a finished ``tools/train.py`` run saved last."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        raise FileNotFoundError(f'no checkpoint in {work_dir}: '
+                                f'{pointer} is missing')
+    with open(pointer) as f:
+        path = f.read().strip()
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{pointer} names a missing file: {path}')
+    return path
+
+
+def find_step(pipeline: List[dict], type_name: str, where: str) -> dict:
+    """The single transform of ``type_name`` in a pipeline config."""
+    steps = [t for t in pipeline if t.get('type') == type_name]
+    if len(steps) != 1:
+        raise ValueError(f'{where} must hold exactly one {type_name}, '
+                         f'found {len(steps)}')
+    return steps[0]
+
+
+def segmentor_round_config(base: Config, out_dir: str,
+                           translated: Optional[str],
+                           labels: Optional[str]) -> Config:
+    """The segmentor config of a round.
+
+    Args:
+        base (Config): The SSL segmentor config with its overrides.
+        out_dir (str): The round's directory.
+        translated (str, optional): Translated source images (None: the
+            original source).
+        labels (str, optional): Initial pseudo-labels (None: no SSL term).
+    """
+    cfg = base.copy()
+    dataset = cfg.train_dataloader.dataset
+    if translated is not None:
+        dataset.source.data_prefix.img_path = translated
+    root = osp.join(out_dir, 'ssl_labels')
+    [hook] = [h for h in cfg.custom_hooks if h.type == 'SelfTrainingHook']
+    hook.label_root = root
+    hook.initial_labels = labels
+    load = find_step(dataset.target.pipeline, 'LoadPseudoLabels',
+                     'train_dataloader.dataset.target.pipeline')
+    load.label_dir = osp.join(root, 'current')
+    load.optional = labels is None
+    return cfg
+
+
+def translator_round_config(base: Config, seg_config: str,
+                            seg_checkpoint: str) -> Config:
+    """The translator config of a round: the perceptual loss of M_(k-1)."""
+    cfg = base.copy()
+    cfg.model.perceptual_segmentor = dict(config=seg_config,
+                                          checkpoint=seg_checkpoint)
+    return cfg
+
+
+class Driver:
+    """Runs the steps, records them in ``rounds.json``, skips done ones."""
+
+    def __init__(self, work_dir: str, dry_run: bool = False) -> None:
+        self.work_dir = osp.abspath(work_dir)
+        self.dry_run = dry_run
+        self.state_path = osp.join(self.work_dir, STATE_FILE)
+        self.state: Dict[str, dict] = {}
+        if osp.isfile(self.state_path):
+            with open(self.state_path) as f:
+                self.state = json.load(f)
+
+    def path(self, *parts: str) -> str:
+        return osp.join(self.work_dir, *parts)
+
+    def write_config(self, cfg: Config, *parts: str) -> str:
+        """Dump a step's config atomically; return its path."""
+        path = self.path(*parts)
+        atomic_write_text(path, cfg.pretty_text)
+        return path
+
+    def done(self, name: str) -> Optional[str]:
+        """The recorded output of step ``name``, if it is done."""
+        if name not in self.state:
+            return None
+        output = self.state[name]['output']
+        print(f'[bdl] {name}: done ({output})', flush=True)
+        return output
+
+    def run(self, name: str, cmd: List[str]) -> float:
+        """Run ``python <cmd>`` from the repository, logging to
+        ``<round>/<step>.log``; return the seconds it took."""
+        printable = ' '.join([sys.executable, *cmd])
+        print(f'[bdl] {name}: {printable}', flush=True)
+        if self.dry_run:
+            return 0.0
+        round_dir, step = name.split('/')
+        log = self.path(round_dir, f'{step}.log')
+        os.makedirs(osp.dirname(log), exist_ok=True)
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(
+            p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+        start = time.time()
+        with open(log, 'a') as f:
+            proc = subprocess.run([sys.executable, *cmd], cwd=REPO_ROOT,
+                                  stdout=f, stderr=subprocess.STDOUT,
+                                  env=env)
+        if proc.returncode != 0:
+            with open(log) as f:
+                tail = f.read()[-3000:]
+            raise RuntimeError(f'step {name} failed (exit {proc.returncode})'
+                               f', log {log}:\n{tail}')
+        return time.time() - start
+
+    def record(self, name: str, output: str, seconds: float) -> str:
+        """Mark step ``name`` done with its output (atomically)."""
+        if self.dry_run:
+            return output
+        self.state[name] = dict(output=output, seconds=round(seconds, 1))
+        atomic_write_text(self.state_path,
+                          json.dumps(self.state, indent=2) + '\n')
+        print(f'[bdl] {name}: done in {seconds:.0f} s -> {output}',
+              flush=True)
+        return output
+
+    def step(self, name: str, cmd: List[str], output: str) -> str:
+        """Run a tool unless done; return its output path."""
+        done = self.done(name)
+        if done is not None:
+            return done
+        return self.record(name, output, self.run(name, cmd))
+
+    def train(self, name: str, config: str, work_dir: str) -> str:
+        """``tools/train.py`` (resumed if interrupted); its last
+        checkpoint."""
+        done = self.done(name)
+        if done is not None:
+            return done
+        resume = ['--resume'] if osp.isfile(
+            osp.join(work_dir, 'last_checkpoint')) else []
+        seconds = self.run(name, ['tools/train.py', config, '--work-dir',
+                                  work_dir, *resume])
+        if self.dry_run:
+            return osp.join(work_dir, 'last_checkpoint.pth')
+        return self.record(name, last_checkpoint(work_dir), seconds)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    driver = Driver(args.work_dir, args.dry_run)
+    seg_base = Config.fromfile(args.segmentor_config)
+    seg_base.merge_from_dict(args.segmentor_options)
+    tr_base = Config.fromfile(args.translator_config)
+    tr_base.merge_from_dict(args.translator_options)
+
+    # M0: adversarial training on the original source, no pseudo-labels
+    seg_config = driver.write_config(
+        segmentor_round_config(seg_base, driver.path('round0'), None, None),
+        'round0', 'segmentor.py')
+    if args.init_checkpoint is not None:
+        seg_ckpt = osp.abspath(args.init_checkpoint)
+    else:
+        seg_ckpt = driver.train('round0/segmentor', seg_config,
+                                driver.path('round0', 'segmentor'))
+
+    for k in range(1, args.rounds + 1):
+        rnd = f'round{k}'
+        # F_k: CycleGAN with the perceptual loss of M_(k-1)
+        tr_config = driver.write_config(
+            translator_round_config(tr_base, seg_config, seg_ckpt),
+            rnd, 'translator.py')
+        tr_ckpt = driver.train(f'{rnd}/translator', tr_config,
+                               driver.path(rnd, 'translator'))
+        translated = driver.path(rnd, 'translated_source')
+        driver.step(f'{rnd}/translate',
+                    ['tools/translate_source.py', tr_config, tr_ckpt,
+                     '--out', translated], translated)
+        pictures = driver.path(rnd, 'pictures.png')
+        driver.step(f'{rnd}/pictures',
+                    ['tools/visualize_translation.py', tr_config, tr_ckpt,
+                     '--out', pictures], pictures)
+        # pseudo-labels of the target images by M_(k-1)
+        labels = driver.path(rnd, 'pseudo_labels')
+        rule = seg_base.custom_hooks[0].get('rule', {})
+        rule_args = [f'--{key}={value}' for key, value in rule.items()]
+        driver.step(f'{rnd}/pseudo_labels',
+                    ['tools/gen_pseudo_labels.py', seg_config, seg_ckpt,
+                     '--work-dir', labels, *rule_args,
+                     *args.label_options], labels)
+        # M_k: adversarial + SSL on the translated source
+        seg_config = driver.write_config(
+            segmentor_round_config(seg_base, driver.path(rnd),
+                                   osp.join(translated, 'images'),
+                                   label_dir(labels)),
+            rnd, 'segmentor.py')
+        seg_ckpt = driver.train(f'{rnd}/segmentor', seg_config,
+                                driver.path(rnd, 'segmentor'))
+    print(f'[bdl] {args.rounds} rounds done: segmentor {seg_ckpt}')
+
+
+if __name__ == '__main__':
+    main()
