@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
+from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
 from .image_pool import ImagePool
 from .perceptual_loss import (build_frozen_segmentor, perceptual_distance,
                               segmentor_input_format,
@@ -63,7 +64,7 @@ class DomainDiscriminators(nn.ModuleDict):
 
 
 @MODELS.register_module()
-class CycleGANTranslator(BaseModel):
+class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
     """CycleGAN between source and target images with BDL's perceptual loss.
 
     Children: ``generators`` (``source_to_target``: G_A of BDL,
@@ -389,18 +390,3 @@ class CycleGANTranslator(BaseModel):
             raise ValueError('CycleGANTranslator only supports '
                              f"mode='tensor', got {mode!r}")
         return self.translate(inputs, S2T)
-
-    def state_dict(self, *args, destination=None, prefix: str = '',
-                   keep_vars: bool = False) -> dict:
-        """State dict without the ``module.`` of DDP-wrapped children."""
-        state = super().state_dict(
-            *args, destination=destination, prefix=prefix,
-            keep_vars=keep_vars)
-        for name, child in self._modules.items():
-            if not is_model_wrapper(child):
-                continue
-            wrapped = f'{prefix}{name}.module.'
-            for key in [k for k in state if k.startswith(wrapped)]:
-                state[f'{prefix}{name}.{key[len(wrapped):]}'] = \
-                    state.pop(key)
-        return state

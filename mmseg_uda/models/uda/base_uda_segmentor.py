@@ -8,9 +8,11 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
+from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
+
 
 @MODELS.register_module()
-class BaseUDASegmentor(BaseModel):
+class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
     """Holds a stock mmseg segmentor as ``segmentor`` and delegates to it.
 
     ``predict`` and ``tensor`` modes go to the segmentor, so mmseg's
@@ -120,29 +122,6 @@ class BaseUDASegmentor(BaseModel):
                                                Tensor]:
         """Delegate to the segmentor (any mode it supports)."""
         return self.segmentor(inputs, data_samples, mode=mode)
-
-    def state_dict(self, *args, destination=None, prefix: str = '',
-                   keep_vars: bool = False) -> dict:
-        """State dict without the ``module.`` of DDP-wrapped children.
-
-        ``MMSeparateDistributedDataParallel`` wraps ``segmentor`` and the
-        other children in DDP, so a plain state dict holds
-        ``segmentor.module.backbone...``, while mmengine's loader unwraps
-        wrappers and expects ``segmentor.backbone...``. Saving the unwrapped
-        names makes checkpoints of distributed runs load (``--resume``,
-        ``tools/test.py``) anywhere.
-        """
-        state = super().state_dict(
-            *args, destination=destination, prefix=prefix,
-            keep_vars=keep_vars)
-        for name, child in self._modules.items():
-            if not is_model_wrapper(child):
-                continue
-            wrapped = f'{prefix}{name}.module.'
-            for key in [k for k in state if k.startswith(wrapped)]:
-                state[f'{prefix}{name}.{key[len(wrapped):]}'] = \
-                    state.pop(key)
-        return state
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str,
                               local_metadata: dict, strict: bool,

@@ -2,6 +2,8 @@
 from .class_mix import class_mix, class_mix_masks, one_mix
 from .mix_augmentation import (blur_kernel_size, color_jitter, gaussian_blur,
                                mix_augment)
+from .unwrapped_state_dict import UnwrappedStateDictMixin
 
 __all__ = ['class_mix', 'class_mix_masks', 'one_mix', 'blur_kernel_size',
-           'color_jitter', 'gaussian_blur', 'mix_augment']
+           'color_jitter', 'gaussian_blur', 'mix_augment',
+           'UnwrappedStateDictMixin']
