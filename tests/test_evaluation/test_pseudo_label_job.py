@@ -4,7 +4,6 @@ import os
 import os.path as osp
 
 import cv2
-import mmcv
 import numpy as np
 import pytest
 import torch
@@ -16,7 +15,7 @@ from mmseg_uda.evaluation.metrics.pseudo_label_io import (cache_dir,
 from mmseg_uda.evaluation.pseudo_label_job import generate_pseudo_labels
 from tests.reference.bdl_ssl import bdl_pseudo_labels
 from tests.reference.tiny_layouts import make_cityscapes
-from tests.test_tools.test_rank_targets import tiny_model
+from tests.test_tools.test_rank_targets import main_logits, tiny_model
 
 SIZE = (64, 32)  # (w, h) labelling size
 
@@ -34,12 +33,8 @@ def setup(repo_root, tmp_path_factory):
 
 
 def probabilities_by_hand(model, cfg, img_path):
-    img = cv2.imread(img_path, cv2.IMREAD_COLOR)
-    img = mmcv.imresize(img, SIZE, interpolation='bicubic', backend='pillow')
-    mean = np.array(cfg.data_preprocessor.mean, dtype=np.float32)
-    x = torch.from_numpy(img.astype(np.float32) - mean).permute(2, 0, 1)
     with torch.no_grad():
-        logits = model.segmentor(x[None], mode='tensor')
+        logits = main_logits(model, cfg, img_path, SIZE)
         prob = F.interpolate(logits.softmax(1), size=(SIZE[1], SIZE[0]),
                              mode='bilinear', align_corners=True)[0]
     return prob.numpy()

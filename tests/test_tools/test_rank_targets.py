@@ -94,14 +94,21 @@ def ranked(repo_root, tmp_path_factory):
     return dict(tmp=tmp, cs=cs, ckpt=ckpt, cfg=cfg, model=model, full=full)
 
 
-def by_hand(model, cfg, img_path):
-    """Score and argmax computed without the ranker, as IntraDA does."""
+def main_logits(model, cfg, img_path, size=SIZE):
+    """Main-head logits of the image fed as the test pipeline feeds it
+    (bicubic resize to ``size`` (w, h), BGR mean subtracted), at feature
+    size."""
     img = cv2.imread(img_path, cv2.IMREAD_COLOR)
-    img = mmcv.imresize(img, SIZE, interpolation='bicubic', backend='pillow')
+    img = mmcv.imresize(img, size, interpolation='bicubic', backend='pillow')
     mean = np.array(cfg.data_preprocessor.mean, dtype=np.float32)
     x = torch.from_numpy(img.astype(np.float32) - mean).permute(2, 0, 1)
+    return model.segmentor(x[None], mode='tensor')
+
+
+def by_hand(model, cfg, img_path):
+    """Score and argmax computed without the ranker, as IntraDA does."""
     with torch.no_grad():
-        logits = model.segmentor(x[None], mode='tensor')
+        logits = main_logits(model, cfg, img_path)
         logits = F.interpolate(logits, size=(SIZE[1], SIZE[0]),
                                mode='bilinear', align_corners=True)[0]
     prob = logits.softmax(0).double()
