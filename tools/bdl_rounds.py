@@ -1,27 +1,32 @@
 """BDL's bidirectional learning: alternate translator and segmentor rounds.
 
-Each round k = 1..K runs ordinary tools, each step's outputs feeding the
-next by path (all under ``--work-dir W``)::
+BDL's Algorithm 1: for k = 1..K, train the translator F_k with the
+perceptual loss of the last segmentor, translate the source set, train
+M_k^0 on it without pseudo-labels, then N times: label the target images
+with M_k^(n-1) and train M_k^n with them (adversarial + SSL). Each step is
+an ordinary tool call whose outputs feed the next by path (all under
+``--work-dir W``)::
 
-    W/round0/segmentor/            M0: the segmentor config without
+    W/round0/segmentor/            M^0: the segmentor config without
                                    pseudo-labels on the original source
                                    (skipped with --init-checkpoint)
     W/round<k>/translator.py       translator config of the round
-    W/round<k>/translator/         tools/train.py: F_k, with the perceptual
-                                   loss of M_(k-1)
+    W/round<k>/translator/         tools/train.py: F_k, perceptual loss of
+                                   the previous round's last segmentor
     W/round<k>/translated_source/  tools/translate_source.py: F_k(source)
     W/round<k>/pictures.png        tools/visualize_translation.py
-    W/round<k>/pseudo_labels/      tools/gen_pseudo_labels.py: M_(k-1) on
-                                   the target images (rule of the config)
-    W/round<k>/segmentor.py        segmentor config of the round
-    W/round<k>/segmentor/          tools/train.py: M_k, adversarial + SSL
-                                   on the translated source
+    W/round<k>/segmentor0.py, segmentor0/
+                                   M_k^0 on the translated source, no SSL
+    W/round<k>/pseudo_labels<n>/   tools/gen_pseudo_labels.py: M_k^(n-1)
+                                   on the target images (the config's rule)
+    W/round<k>/segmentor<n>.py, segmentor<n>/
+                                   M_k^n: adversarial + SSL, n = 1..N
     W/rounds.json                  the steps done and their outputs
     W/round<k>/<step>.log          each step's output
 
 Usage::
 
-    python tools/bdl_rounds.py --work-dir W [--rounds 2]
+    python tools/bdl_rounds.py --work-dir W [--rounds 2] [--ssl-steps 2]
         [--segmentor-config configs/bdl/deeplabv2_r101_ssl_gta2cs.py]
         [--translator-config configs/bdl/cyclegan_perceptual_gta2cs.py]
         [--init-checkpoint M0.pth] [--dry-run]
@@ -36,6 +41,7 @@ re-run with its own resume (training restarts from its last checkpoint,
 translation and labelling skip the files they already wrote).
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -60,6 +66,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='directory of every round and step')
     parser.add_argument('--rounds', type=int, default=2,
                         help='number of rounds K (BDL: 2)')
+    parser.add_argument('--ssl-steps', type=int, default=2,
+                        help='self-training steps N per round (BDL: 2)')
     parser.add_argument(
         '--segmentor-config',
         default='configs/bdl/deeplabv2_r101_ssl_gta2cs.py',
@@ -85,6 +93,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f'--rounds must be at least 1, got {args.rounds}')
+    if args.ssl_steps < 0:
+        parser.error(f'--ssl-steps must be >= 0, got {args.ssl_steps}')
     for what in ('segmentor_config', 'translator_config', 'init_checkpoint'):
         path = getattr(args, what)
         if path is not None and not osp.isfile(path):
@@ -114,9 +124,33 @@ def find_step(pipeline: List[dict], type_name: str, where: str) -> dict:
     return steps[0]
 
 
+def self_training_hook(cfg: Config) -> dict:
+    """The ``SelfTrainingHook`` entry of a segmentor config's hooks."""
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if h.get('type') == 'SelfTrainingHook']
+    if len(hooks) != 1:
+        raise ValueError(
+            'the segmentor config must have exactly one SelfTrainingHook in '
+            f'custom_hooks (found {len(hooks)}): start from '
+            'configs/bdl/deeplabv2_r101_ssl_gta2cs.py')
+    return hooks[0]
+
+
+def rule_arguments(rule: dict) -> List[str]:
+    """``tools/gen_pseudo_labels.py`` flags of a pseudo-label rule."""
+    flags = {'rule': '--rule', 'quantile': '--quantile', 'cap': '--cap',
+             'threshold': '--threshold'}
+    unknown = set(rule) - set(flags)
+    if unknown:
+        raise ValueError(f'SelfTrainingHook rule keys {sorted(unknown)} have '
+                         'no tools/gen_pseudo_labels.py flag')
+    return [f'{flags[k]}={v}' for k, v in rule.items()]
+
+
 def segmentor_round_config(base: Config, out_dir: str,
                            translated: Optional[str],
-                           labels: Optional[str]) -> Config:
+                           labels: Optional[str],
+                           label_root: str = 'ssl_labels') -> Config:
     """The segmentor config of a round.
 
     Args:
@@ -125,13 +159,14 @@ def segmentor_round_config(base: Config, out_dir: str,
         translated (str, optional): Translated source images (None: the
             original source).
         labels (str, optional): Initial pseudo-labels (None: no SSL term).
+        label_root (str): The hook's ``label_root`` inside ``out_dir``.
     """
-    cfg = base.copy()
+    cfg = copy.deepcopy(base)
     dataset = cfg.train_dataloader.dataset
     if translated is not None:
         dataset.source.data_prefix.img_path = translated
-    root = osp.join(out_dir, 'ssl_labels')
-    [hook] = [h for h in cfg.custom_hooks if h.type == 'SelfTrainingHook']
+    root = osp.join(out_dir, label_root)
+    hook = self_training_hook(cfg)
     hook.label_root = root
     hook.initial_labels = labels
     load = find_step(dataset.target.pipeline, 'LoadPseudoLabels',
@@ -144,7 +179,7 @@ def segmentor_round_config(base: Config, out_dir: str,
 def translator_round_config(base: Config, seg_config: str,
                             seg_checkpoint: str) -> Config:
     """The translator config of a round: the perceptual loss of M_(k-1)."""
-    cfg = base.copy()
+    cfg = copy.deepcopy(base)
     cfg.model.perceptual_segmentor = dict(config=seg_config,
                                           checkpoint=seg_checkpoint)
     return cfg
@@ -255,9 +290,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         seg_ckpt = driver.train('round0/segmentor', seg_config,
                                 driver.path('round0', 'segmentor'))
 
+    rule_args = rule_arguments(self_training_hook(seg_base).get('rule', {}))
     for k in range(1, args.rounds + 1):
         rnd = f'round{k}'
-        # F_k: CycleGAN with the perceptual loss of M_(k-1)
+        # F_k: CycleGAN with the perceptual loss of the last segmentor
         tr_config = driver.write_config(
             translator_round_config(tr_base, seg_config, seg_ckpt),
             rnd, 'translator.py')
@@ -271,22 +307,24 @@ def main(argv: Optional[List[str]] = None) -> None:
         driver.step(f'{rnd}/pictures',
                     ['tools/visualize_translation.py', tr_config, tr_ckpt,
                      '--out', pictures], pictures)
-        # pseudo-labels of the target images by M_(k-1)
-        labels = driver.path(rnd, 'pseudo_labels')
-        rule = seg_base.custom_hooks[0].get('rule', {})
-        rule_args = [f'--{key}={value}' for key, value in rule.items()]
-        driver.step(f'{rnd}/pseudo_labels',
-                    ['tools/gen_pseudo_labels.py', seg_config, seg_ckpt,
-                     '--work-dir', labels, *rule_args,
-                     *args.label_options], labels)
-        # M_k: adversarial + SSL on the translated source
-        seg_config = driver.write_config(
-            segmentor_round_config(seg_base, driver.path(rnd),
-                                   osp.join(translated, 'images'),
-                                   label_dir(labels)),
-            rnd, 'segmentor.py')
-        seg_ckpt = driver.train(f'{rnd}/segmentor', seg_config,
-                                driver.path(rnd, 'segmentor'))
+        # M_k^0 on the translated source, then N self-training steps, each
+        # on the labels of the previous model
+        labels = None
+        for n in range(args.ssl_steps + 1):
+            if n > 0:
+                out = driver.path(rnd, f'pseudo_labels{n}')
+                driver.step(f'{rnd}/pseudo_labels{n}',
+                            ['tools/gen_pseudo_labels.py', seg_config,
+                             seg_ckpt, '--work-dir', out, *rule_args,
+                             *args.label_options], out)
+                labels = label_dir(out)
+            seg_config = driver.write_config(
+                segmentor_round_config(seg_base, driver.path(rnd),
+                                       osp.join(translated, 'images'),
+                                       labels, f'ssl_labels{n}'),
+                rnd, f'segmentor{n}.py')
+            seg_ckpt = driver.train(f'{rnd}/segmentor{n}', seg_config,
+                                    driver.path(rnd, f'segmentor{n}'))
     print(f'[bdl] {args.rounds} rounds done: segmentor {seg_ckpt}')
 
 

@@ -21,9 +21,12 @@ images (``bdl`` caches each image's argmax and confidence on disk).
 
 Resumable: every file is written atomically and images already processed
 are not run again, so an interrupted run continues with the same command;
-a finished directory with the same settings is not recomputed.
+a finished directory with the same settings and checkpoint is not
+recomputed (another checkpoint or rule replaces its labels).
 """
 import argparse
+import os
+import os.path as osp
 
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
@@ -76,9 +79,13 @@ def main() -> None:
     runner = build_runner(cfg)  # the model, the checkpoint, the processes
     with mmengine_checkpoint_globals():
         runner.load_or_resume()
+    # labels of another checkpoint in the same directory are never reused
+    stat = os.stat(args.checkpoint)
+    model_id = (f'{osp.abspath(args.checkpoint)} size={stat.st_size} '
+                f'mtime_ns={stat.st_mtime_ns}')
     summary = generate_pseudo_labels(
         runner.model, dataset, cfg.work_dir, rule_cfg,
-        batch_size=batch_size, num_workers=num_workers)
+        batch_size=batch_size, num_workers=num_workers, model_id=model_id)
     print_log(
         f"pseudo-labels of {summary['num_images']} images in "
         f"{cfg.work_dir}: {100 * summary['labelled_fraction']:.2f}% of the "

@@ -50,6 +50,7 @@ from mmseg_uda.utils.atomic_io import atomic_write_bytes, atomic_write_text
 from mmseg_uda.utils.tool_config import (add_common_args, load_tool_config,
                                          require_file)
 
+RUN_FILE = '.run.json'
 SUMMARY = 'translation.json'
 
 
@@ -147,6 +148,35 @@ def translate_batch(model: torch.nn.Module, images: List[np.ndarray],
     return out
 
 
+def check_same_run(args: argparse.Namespace, rank: int) -> None:
+    """Refuse to mix translations of different checkpoints or scales.
+
+    The first run records what it translates with in ``OUT/.run.json``;
+    a later run into the same ``--out`` must use the same checkpoint (path,
+    size and time) and ``--scale``, otherwise existing images would be
+    skipped as done although another model made them.
+
+    Raises:
+        ValueError: If ``--out`` holds translations of another run.
+    """
+    stat = os.stat(args.checkpoint)
+    run = dict(checkpoint=osp.abspath(args.checkpoint), size=stat.st_size,
+               mtime_ns=stat.st_mtime_ns,
+               scale=list(args.scale) if args.scale else None)
+    path = osp.join(args.out, RUN_FILE)
+    if osp.isfile(path):
+        with open(path) as f:
+            before = json.load(f)
+        if before != run:
+            raise ValueError(
+                f'{args.out} holds translations made with {before}, not '
+                f'{run}: give a new --out or remove it')
+    elif rank == 0:
+        atomic_write_text(path, json.dumps(run, indent=2) + '\n')
+    if torch_dist.is_initialized():
+        torch_dist.barrier()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     require_file(args.checkpoint, 'checkpoint')
@@ -170,6 +200,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
         if torch.cuda.is_available() else 'cpu')
 
+    check_same_run(args, rank)
     mine = names[rank::world]
     todo = [n for n in mine if not osp.isfile(osp.join(out_dir, n))]
     print_log(f'rank {rank}: {len(mine)} images, {len(mine) - len(todo)} '

@@ -7,7 +7,7 @@ returns at once when the directory is already complete.
 """
 import copy
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from mmseg_uda.models.segmentors import UDAEncoderDecoder
 from .metrics.pseudo_label_generator import PseudoLabelGenerator
-from .metrics.pseudo_label_io import (is_complete, is_processed,
+from .metrics.pseudo_label_io import (finish_run, is_complete, is_processed,
                                       read_summary, start_run, write_names)
 from .metrics.ranking_io import image_key
 
@@ -89,7 +89,8 @@ def generate_pseudo_labels(model: nn.Module,
                            out_dir: str,
                            rule_cfg: dict,
                            batch_size: int = 1,
-                           num_workers: int = 0) -> Dict:
+                           num_workers: int = 0,
+                           model_id: Optional[str] = None) -> Dict:
     """Write the pseudo-labels of ``dataset_cfg``'s images into ``out_dir``.
 
     Args:
@@ -105,6 +106,10 @@ def generate_pseudo_labels(model: nn.Module,
             ``dict(rule='bdl', quantile=0.5, cap=0.9)``.
         batch_size (int): Images per forward pass.
         num_workers (int): Dataloader workers.
+        model_id (str, optional): What identifies the model (e.g. its
+            checkpoint path, size and time). Recorded with the settings: a
+            directory made by another model is never reused or resumed,
+            its outputs are replaced.
 
     Returns:
         dict: The summary (``pseudo_labels.json``), on every rank.
@@ -121,11 +126,15 @@ def generate_pseudo_labels(model: nn.Module,
     rule_cfg.setdefault('num_classes', seg.decode_head.num_classes)
     metric = PseudoLabelGenerator(out_dir=out_dir, img_suffix=suffix,
                                   **rule_cfg)
+    if model_id is not None:
+        metric.settings = dict(metric.settings, model=model_id)
     rank = get_rank()
     todo = None
     if rank == 0:
         if is_complete(out_dir, metric.settings, names):
             todo = 'complete'
+            # a run stopped between its summary and its clean-up
+            finish_run(out_dir, metric.keep_cache)
         else:
             start_run(out_dir, metric.settings)
             write_names(out_dir, sorted(names))

@@ -32,7 +32,8 @@ def _translator_options(tmp):
 def _drive(repo_root, work, tmp):
     seg_opts = _options(tmp, osp.join(tmp, 'unused'), 2, '[]')
     cmd = [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
-           '--rounds', '2', '--segmentor-options', *seg_opts,
+           '--rounds', '2', '--ssl-steps', '1',
+           '--segmentor-options', *seg_opts,
            '--translator-options', *_translator_options(tmp),
            '--label-options', '--batch-size', '2']
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True,
@@ -57,8 +58,8 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     steps = ['round0/segmentor']
     for k in (1, 2):
         steps += [f'round{k}/{s}' for s in (
-            'translator', 'translate', 'pictures', 'pseudo_labels',
-            'segmentor')]
+            'translator', 'translate', 'pictures', 'segmentor0',
+            'pseudo_labels1', 'segmentor1')]
     assert sorted(state) == sorted(steps)
     gta = sorted(os.listdir(osp.join(tmp, 'gta', 'images')))
     seg_ckpt = state['round0/segmentor']['output']
@@ -69,7 +70,7 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     for k in (1, 2):
         rnd = osp.join(work, f'round{k}')
         assert osp.isfile(state[f'round{k}/translator']['output'])
-        # F_k learns with the perceptual loss of M_(k-1)
+        # F_k learns with the perceptual loss of the last segmentor
         translator = Config.fromfile(osp.join(rnd, 'translator.py'))
         assert translator.model.perceptual_segmentor.checkpoint == seg_ckpt
         assert sorted(os.listdir(osp.join(rnd, 'translated_source',
@@ -77,21 +78,28 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
         assert osp.isfile(osp.join(rnd, 'translated_source',
                                    'translation.json'))
         assert os.path.getsize(osp.join(rnd, 'pictures.png')) > 0
-        labels = osp.join(rnd, 'pseudo_labels')
+        # M_k^0: translated source, no pseudo-labels
+        first = state[f'round{k}/segmentor0']['output']
+        assert 'tgt.main.loss_ce' not in _log_text(
+            osp.join(rnd, 'segmentor0'))
+        # labels by M_k^0, then M_k^1 trained on them with the SSL term
+        labels = osp.join(rnd, 'pseudo_labels1')
         summary = json.load(open(osp.join(labels, 'pseudo_labels.json')))
-        assert summary['settings'] == dict(rule='bdl', quantile=0.5, cap=0.9)
+        settings = dict(summary['settings'])
+        assert settings.pop('model').startswith(first)
+        assert settings == dict(rule='bdl', quantile=0.5, cap=0.9)
         assert len(os.listdir(osp.join(labels, 'pseudo_labels', 'tiny'))) \
             == 3
-        # M_k: translated source, M_(k-1)'s labels, SSL term in its log
-        segmentor = Config.fromfile(osp.join(rnd, 'segmentor.py'))
-        source = segmentor.train_dataloader.dataset.source
-        assert source.data_prefix.img_path == osp.join(
-            rnd, 'translated_source', 'images')
+        for n in (0, 1):
+            segmentor = Config.fromfile(osp.join(rnd, f'segmentor{n}.py'))
+            source = segmentor.train_dataloader.dataset.source
+            assert source.data_prefix.img_path == osp.join(
+                rnd, 'translated_source', 'images')
         assert segmentor.custom_hooks[0].initial_labels == osp.join(
             labels, 'pseudo_labels')
-        assert 'tgt.main.loss_ce' in _log_text(osp.join(rnd, 'segmentor'))
-        seg_ckpt = state[f'round{k}/segmentor']['output']
-        assert seg_ckpt.startswith(osp.join(rnd, 'segmentor'))
+        assert 'tgt.main.loss_ce' in _log_text(osp.join(rnd, 'segmentor1'))
+        seg_ckpt = state[f'round{k}/segmentor1']['output']
+        assert seg_ckpt.startswith(osp.join(rnd, 'segmentor1'))
         assert osp.isfile(seg_ckpt)
     assert f'2 rounds done: segmentor {seg_ckpt}' in out
 

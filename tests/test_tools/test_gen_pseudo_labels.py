@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import shutil
 import socket
 import subprocess
 import sys
@@ -70,7 +71,9 @@ def test_labels_every_image_and_does_not_recompute(repo_root, data):
         assert set(np.unique(label)) <= set(range(19)) | {255}
     with open(osp.join(out, 'pseudo_labels.json')) as f:
         summary = json.load(f)
-    assert summary['settings'] == dict(rule='bdl', quantile=0.5, cap=0.9)
+    settings = dict(summary['settings'])
+    assert settings.pop('model').startswith(osp.abspath(data['ckpt']))
+    assert settings == dict(rule='bdl', quantile=0.5, cap=0.9)
     assert summary['num_images'] == 5 and len(summary['thresholds']) == 19
     assert summary['num_pixels'] == 5 * SIZE[0] * SIZE[1]
     assert 0 < summary['labelled_fraction'] < 1
@@ -91,7 +94,19 @@ def test_labels_every_image_and_does_not_recompute(repo_root, data):
         '0.6'))
     assert rc == 0, log[-5000:]
     with open(osp.join(out, 'pseudo_labels.json')) as f:
-        assert json.load(f)['settings'] == dict(rule='fixed', threshold=0.6)
+        settings = json.load(f)['settings']
+    assert settings['rule'] == 'fixed' and settings['threshold'] == 0.6
+
+    # so does another checkpoint: labels of one model are never reused
+    # for another
+    other = osp.join(data['tmp'], 'other.pth')
+    shutil.copyfile(data['ckpt'], other)
+    rc, log = run_tool(repo_root, tool_args(
+        data['cs'], other, out, '--rule', 'fixed', '--threshold', '0.6'))
+    assert rc == 0, log[-5000:]
+    assert '5 images, 0 already processed' in log
+    with open(osp.join(out, 'pseudo_labels.json')) as f:
+        assert json.load(f)['settings']['model'].startswith(other)
 
 
 def test_missing_files_are_named(repo_root, data):

@@ -88,6 +88,14 @@ def test_train_translate_resume_and_draw(repo_root, tmp_path):
     assert os.stat(first).st_mtime_ns == mtime
     assert sorted(os.listdir(osp.join(translated, 'images'))) == gta_images
 
+    # another scale (or checkpoint) into the same --out is refused
+    proc = subprocess.run(
+        [sys.executable, *args, '--scale', '30', '18'], cwd=repo_root,
+        capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=repo_root))
+    assert proc.returncode != 0
+    assert 'give a new --out' in proc.stderr
+
     scaled = osp.join(tmp_path, 'scaled')
     _run(repo_root, *args[:4], scaled, '--scale', '30', '18',
          '--cfg-options', *opts)

@@ -256,7 +256,8 @@ class SelfTrainingHook(Hook):
             ranking_dataset_cfg(runner.cfg)
         summary = generate_pseudo_labels(
             runner.model, dataset, out_dir, self.rule,
-            batch_size=self.batch_size, num_workers=self.num_workers)
+            batch_size=self.batch_size, num_workers=self.num_workers,
+            model_id=f'{self.run_dir} before iteration {iteration}')
         self.round = k
         self.label_dir = labels_in(out_dir)
         self.point_current(self.label_dir)

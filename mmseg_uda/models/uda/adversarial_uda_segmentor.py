@@ -1,9 +1,11 @@
 """Output-space adversarial UDA (AdaptSegNet), the base of ADVENT."""
+import logging
 from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapperDict
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -50,13 +52,13 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
        backward;
     4. every optimizer steps.
 
-    **Self-training (BDL's SSL).** When the target samples carry label maps
-    (pseudo-labels loaded by the target pipeline, e.g.
+    **Self-training (BDL's SSL).** With ``ssl_weights`` (BDL: 1 on the main
+    output), when the target samples carry label maps (pseudo-labels loaded
+    by the target pipeline, e.g.
     :class:`~mmseg_uda.datasets.transforms.LoadPseudoLabels`), step 2 adds
-    the heads' segmentation loss on them, weighted by ``ssl_weights``
-    (BDL: 1 on the main output); pixels labelled 255 are ignored. Batches
-    without target labels (e.g. before the first pseudo-label round) train
-    without it.
+    the heads' segmentation loss on them; pixels labelled 255 are ignored.
+    Batches without target labels (e.g. before the first pseudo-label round)
+    train without it. Without ``ssl_weights`` target labels are never used.
 
     Predictions are upsampled (bilinear, ``align_corners=True``) to the
     input size before the discriminator sees them. What it sees
@@ -74,7 +76,8 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             (least squares).
         ssl_weights (dict[str, float], optional): Levels trained on target
             pseudo-labels and the weights of their losses (on top of each
-            head's own loss weight). Defaults to ``dict(main=1.0)``.
+            head's own loss weight), e.g. ``dict(main=1.0)``. None (default):
+            no self-training, target labels are ignored.
         data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -96,9 +99,8 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                              f'got {gan_loss!r}')
         self.adv_weights = self.check_levels(adv_weights, 'adv_weights')
         self.gan_loss_type = gan_loss
-        self.ssl_weights = self.check_levels(
-            dict(main=1.0) if ssl_weights is None else ssl_weights,
-            'ssl_weights')
+        self.ssl_weights = {} if ssl_weights is None else \
+            self.check_levels(ssl_weights, 'ssl_weights')
         disc_cfg = dict(discriminator)
         disc_cfg.setdefault('in_channels', self.seg.num_classes)
         self.discriminators = LevelDiscriminators(
@@ -134,21 +136,20 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
 
         Returns:
             dict[str, Tensor]: ``tgt.<level>.loss_ce`` (weighted) and
-            ``tgt.<level>.acc_seg`` when every sample carries a label map;
-            empty when none does.
-
-        Raises:
-            ValueError: If only some samples of the batch carry labels.
+            ``tgt.<level>.acc_seg`` when self-training is on and every sample
+            carries a label map; empty otherwise. A batch where only some
+            samples carry labels (a round switched while it was loading) is
+            trained without the term, with a warning.
         """
         labelled = ['gt_sem_seg' in s for s in data_samples]
-        if not any(labelled):
+        if not self.ssl_weights or not any(labelled):
             return {}
         if not all(labelled):
-            raise ValueError(
-                'some target samples of the batch carry pseudo-labels and '
-                'some do not: ' + ', '.join(
-                    str(s.metainfo.get('img_path')) for s, has in zip(
-                        data_samples, labelled) if not has))
+            print_log(
+                'target batch partly pseudo-labelled (labels switched while '
+                'it was loading): no self-training loss for it',
+                logger='current', level=logging.WARNING)
+            return {}
         losses = self.seg.loss_by_levels(levels, data_samples,
                                          names=list(self.ssl_weights))
         for key in losses:

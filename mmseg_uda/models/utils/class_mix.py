@@ -10,11 +10,11 @@ def class_mix_masks(labels: Tensor,
                     generator: Optional[torch.Generator] = None) -> Tensor:
     """Masks of randomly chosen source classes, one per image.
 
-    For each label map, ``ceil(n / 2)`` of its ``n`` present classes
-    (``ignore_index`` excluded, as the original DACS does) are drawn without
-    replacement; the mask is 1 where the label is one of them. DAFormer's
-    port draws from the classes of the whole batch, ``ignore_index``
-    included; this follows DACS (per image).
+    For each label map, ``ceil(n / 2)`` of its ``n`` present classes are
+    drawn without replacement, per image as DACS; the mask is 1 where the
+    label is one of them. ``ignore_index`` is not a class here, so
+    unlabelled source pixels are never pasted: a deliberate difference from
+    the released DACS and DAFormer code, which draw it like any class.
 
     Args:
         labels (Tensor): Source labels of shape (N, H, W) or (N, 1, H, W).
