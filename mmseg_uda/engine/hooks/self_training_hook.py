@@ -1,4 +1,5 @@
 """Pseudo-label rounds of self-training (BDL's SSL) during training."""
+import logging
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
@@ -9,6 +10,7 @@ from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
 from mmseg_uda.evaluation.metrics.entropy_ranker import ranking_dataset_cfg
+from mmseg_uda.evaluation.pseudo_label_job import generate_pseudo_labels
 from mmseg_uda.evaluation.metrics.pseudo_label_io import \
     label_dir as labels_in
 
@@ -206,7 +208,7 @@ class SelfTrainingHook(Hook):
             if runner.iter > 0:
                 print_log('resumed from a checkpoint without self-training '
                           'state: starting from the initial labels',
-                          logger='current', level=30)
+                          logger='current', level=logging.WARNING)
             self.run_dir = osp.join(self.label_root, runner.timestamp)
             self.round = len([i for i in self.schedule(runner.max_iters)
                               if i < runner.iter])
@@ -233,22 +235,17 @@ class SelfTrainingHook(Hook):
         """
         self.run_due_rounds(runner, runner.iter + 1)
 
-    def run_due_rounds(self, runner, next_iter: int) -> bool:
-        """Run every scheduled round not done yet at or before
-        ``next_iter``; return whether one ran."""
+    def run_due_rounds(self, runner, next_iter: int) -> None:
+        """Run every scheduled round not done yet due at or before
+        ``next_iter``."""
         schedule = self.schedule(runner.max_iters)
-        ran = False
         while self.round < len(schedule) and \
                 schedule[self.round] <= next_iter:
             self.run_round(runner, self.round + 1, schedule[self.round])
-            ran = True
-        return ran
 
     def run_round(self, runner, k: int, iteration: int) -> None:
         """Generate the labels of round ``k`` (due before ``iteration``) and
         switch to them."""
-        from mmseg_uda.evaluation.pseudo_label_job import \
-            generate_pseudo_labels
         out_dir = osp.join(self.run_dir, f'round_{k}')
         print_log(f'self-training round {k} at iteration {iteration}: '
                   f'pseudo-labels into {out_dir}', logger='current')
