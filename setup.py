@@ -32,9 +32,10 @@ setup(
         'prettytable',
         'ftfy',  # imported by mmseg's text tokenizer at `import mmseg.models`
         'regex',
+        'psutil',  # peak-memory figures of the benchmark tools
     ],
     extras_require={
-        'tests': ['pytest', 'tensorboard'],
+        'tests': ['pytest', 'tensorboard', 'hypothesis', 'psutil'],
         'mmpretrain': ['mmpretrain>=1.0.0'],
     },
     zip_safe=False,

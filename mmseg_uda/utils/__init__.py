@@ -1,11 +1,11 @@
 """Utilities."""
-from .amp import enable_amp
+from .amp import AMP_DTYPES, check_amp_available, enable_amp
 from .checkpoint_globals import (mmengine_checkpoint_globals,
                                  mmengine_checkpoint_types)
 from .cpu_dist import setup_cpu_dist
 from .original_deeplabv2 import convert_original_deeplabv2
 
 __all__ = [
-    'enable_amp', 'setup_cpu_dist', 'mmengine_checkpoint_globals',
+    'AMP_DTYPES', 'check_amp_available', 'enable_amp', 'setup_cpu_dist', 'mmengine_checkpoint_globals',
     'mmengine_checkpoint_types', 'convert_original_deeplabv2'
 ]

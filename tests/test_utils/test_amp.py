@@ -31,3 +31,29 @@ def test_unknown_wrapper_or_missing_config_refused():
     cfg = Config(dict(optim_wrapper=dict(type='Custom', optimizer=SGD)))
     with pytest.raises(ValueError, match='Custom'):
         enable_amp(cfg)
+
+
+def test_dtype_is_set_on_every_wrapper_and_checked():
+    cfg = Config(dict(optim_wrapper=dict(
+        constructor='SomeMultiConstructor',
+        segmentor=dict(type='OptimWrapper', optimizer=SGD),
+        discriminators=dict(optimizer=dict(type='Adam', lr=1e-4)))))
+    enable_amp(cfg, dtype='bfloat16')
+    assert cfg.optim_wrapper.segmentor.dtype == 'bfloat16'
+    assert cfg.optim_wrapper.discriminators.dtype == 'bfloat16'
+    # each wrapper keeps its own dynamic loss scaler
+    assert cfg.optim_wrapper.segmentor.loss_scale == 'dynamic'
+    assert cfg.optim_wrapper.discriminators.loss_scale == 'dynamic'
+    with pytest.raises(ValueError, match='float16'):
+        enable_amp(cfg, dtype='int8')
+
+
+def test_amp_refused_without_cuda(monkeypatch):
+    import torch
+
+    from mmseg_uda.utils import check_amp_available
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(RuntimeError, match='needs a CUDA GPU'):
+        check_amp_available()
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    check_amp_available()

@@ -17,16 +17,21 @@ def self_information_map(probs: Tensor) -> Tensor:
     ``-p * log2(p + 1e-30) / log2(C)`` per class and pixel; its sum over
     classes is the entropy normalised to [0, 1].
 
+    Computed in float32 at least: in float16 or bfloat16 (mixed precision)
+    ``1e-30`` rounds to 0 and ``0 * log2(0)`` would give NaN.
+
     Args:
         probs (Tensor): Probabilities of shape (N, C, H, W), summing to 1
             over C.
 
     Returns:
-        Tensor: The map, of the same shape as ``probs``.
+        Tensor: The map, of the same shape as ``probs``, float32 or wider.
     """
     num_classes = probs.shape[1]
     if num_classes < 2:
         raise ValueError(f'need at least 2 classes, got {num_classes}')
+    if probs.dtype in (torch.float16, torch.bfloat16):
+        probs = probs.float()
     return -probs * torch.log2(probs + LOG_EPS) / math.log2(num_classes)
 
 

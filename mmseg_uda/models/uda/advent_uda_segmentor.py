@@ -51,6 +51,8 @@ class MinEntUDASegmentor(BaseUDASegmentor):
         loss_entropy (dict): Config of the entropy loss on logits.
         data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``.
         init_cfg (dict, optional): Initialisation config.
+        **kwargs: Training options of :class:`BaseUDASegmentor`
+            (``channels_last``, ``nonfinite_loss``).
     """
 
     def __init__(self,
@@ -59,8 +61,9 @@ class MinEntUDASegmentor(BaseUDASegmentor):
                      main=0.001, aux=0.0002),
                  loss_entropy: ConfigType = dict(type='EntropyLoss'),
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
-        super().__init__(segmentor, data_preprocessor, init_cfg)
+                 init_cfg: OptConfigType = None,
+                 **kwargs) -> None:
+        super().__init__(segmentor, data_preprocessor, init_cfg, **kwargs)
         self.ent_weights = self.check_levels(ent_weights, 'ent_weights')
         self.loss_entropy = MODELS.build(loss_entropy)
 
@@ -79,7 +82,7 @@ class MinEntUDASegmentor(BaseUDASegmentor):
         """
         seg_optim = optim_wrapper['segmentor'] if isinstance(
             optim_wrapper, OptimWrapperDict) else optim_wrapper
-        data = self.data_preprocessor(data, True)
+        data = self.preprocess(data)
         src, tgt = data['source'], data['target']
         tgt_size = tuple(tgt['inputs'].shape[2:])
         log_vars: Dict[str, Tensor] = {}
@@ -100,7 +103,6 @@ class MinEntUDASegmentor(BaseUDASegmentor):
             loss = self.record_losses(terms, log_vars)
         seg_optim.backward(loss)
 
-        # 3. step
-        seg_optim.step()
-        seg_optim.zero_grad()
+        # 3. step (not if a loss is not finite)
+        self.step_optimizers((seg_optim, ), log_vars)
         return log_vars

@@ -61,9 +61,14 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
     train without it. Without ``ssl_weights`` target labels are never used.
 
     Predictions are upsampled (bilinear, ``align_corners=True``) to the
-    input size before the discriminator sees them. What it sees
-    (:meth:`discriminator_input`, softmax here) and the GAN objective
-    (:meth:`gan_loss`) are small methods a variant overrides.
+    input size before the discriminator sees them, as the originals do
+    (``disc_input_size='input'``); ``disc_input_size='logits'`` feeds them
+    at the logits' resolution instead (an eighth of the input size per side
+    for DeepLab-v2: far less discriminator work, not the originals'
+    recipe). What it sees (:meth:`discriminator_input`, softmax here) and
+    the GAN objective (:meth:`gan_loss`) are small methods a variant
+    overrides. The target inputs of step 2 are reused, detached, in
+    step 3.
 
     Args:
         segmentor (dict): Config of a ``UDAEncoderDecoder``.
@@ -78,11 +83,17 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             pseudo-labels and the weights of their losses (on top of each
             head's own loss weight), e.g. ``dict(main=1.0)``. None (default):
             no self-training, target labels are ignored.
+        disc_input_size (str): ``'input'`` (the originals: predictions
+            upsampled to the input size) or ``'logits'`` (as the segmentor
+            outputs them). Defaults to ``'input'``.
         data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``.
         init_cfg (dict, optional): Initialisation config.
+        **kwargs: Training options of :class:`BaseUDASegmentor`
+            (``channels_last``, ``nonfinite_loss``).
     """
 
     GAN_LOSSES = ('vanilla', 'lsgan')
+    DISC_INPUT_SIZES = ('input', 'logits')
 
     def __init__(self,
                  segmentor: ConfigType,
@@ -91,12 +102,19 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                      main=0.001, aux=0.0002),
                  gan_loss: str = 'vanilla',
                  ssl_weights: Optional[Mapping[str, float]] = None,
+                 disc_input_size: str = 'input',
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
-        super().__init__(segmentor, data_preprocessor, init_cfg)
+                 init_cfg: OptConfigType = None,
+                 **kwargs) -> None:
+        super().__init__(segmentor, data_preprocessor, init_cfg, **kwargs)
         if gan_loss not in self.GAN_LOSSES:
             raise ValueError(f'gan_loss must be one of {self.GAN_LOSSES}, '
                              f'got {gan_loss!r}')
+        if disc_input_size not in self.DISC_INPUT_SIZES:
+            raise ValueError(
+                f'disc_input_size must be one of {self.DISC_INPUT_SIZES}, '
+                f'got {disc_input_size!r}')
+        self.disc_input_size = disc_input_size
         self.adv_weights = self.check_levels(adv_weights, 'adv_weights')
         self.gan_loss_type = gan_loss
         self.ssl_weights = {} if ssl_weights is None else \
@@ -159,15 +177,18 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
         return {f'tgt.{k}': v for k, v in losses.items()}
 
     # -- the training step ---------------------------------------------------
-    def _upsampled_inputs(self, levels: Dict[str, Tensor], size: Tuple[int],
-                          detach: bool = False) -> Dict[str, Tensor]:
-        """Discriminator inputs of the adapted levels at the input size."""
+    def _discriminator_inputs(self, levels: Dict[str, Tensor],
+                              size: Tuple[int],
+                              detach: bool = False) -> Dict[str, Tensor]:
+        """Discriminator inputs of the adapted levels (at the input size,
+        or at the logits' size with ``disc_input_size='logits'``)."""
         out = {}
         for level in self.adv_weights:
             logits = levels[level].detach() if detach else levels[level]
-            out[level] = self.discriminator_input(
-                resize(logits, size=size, mode='bilinear',
-                       align_corners=True))
+            if self.disc_input_size == 'input':
+                logits = resize(logits, size=size, mode='bilinear',
+                                align_corners=True)
+            out[level] = self.discriminator_input(logits)
         return out
 
     def train_step(self, data: dict,
@@ -185,7 +206,7 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
         """
         seg_optim = optim_wrapper['segmentor']
         disc_optim = optim_wrapper['discriminators']
-        data = self.data_preprocessor(data, True)
+        data = self.preprocess(data)
         src, tgt = data['source'], data['target']
         src_size = tuple(src['inputs'].shape[2:])
         tgt_size = tuple(tgt['inputs'].shape[2:])
@@ -201,8 +222,9 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
         with seg_optim.optim_context(self.segmentor):
             tgt_levels = self.segmentor(tgt['inputs'], tgt['data_samples'],
                                         mode='levels')
-            outs = discriminators(self._upsampled_inputs(tgt_levels,
-                                                         tgt_size))
+            tgt_disc_inputs = self._discriminator_inputs(tgt_levels,
+                                                         tgt_size)
+            outs = discriminators(tgt_disc_inputs)
             terms = {
                 f'tgt.{level}.loss_adv':
                 self.adv_weights[level] * self.gan_loss(out, SOURCE_LABEL)
@@ -213,14 +235,18 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             loss = self.record_losses(terms, log_vars)
         seg_optim.backward(loss)
 
-        # 3. train the discriminators on detached predictions
+        # 3. train the discriminators on detached predictions (the target
+        # inputs of step 2, detached: no second upsampling and softmax)
         set_requires_grad(discriminators, True)
-        for domain, levels, size, label in (
-                ('src', src_levels, src_size, SOURCE_LABEL),
-                ('tgt', tgt_levels, tgt_size, TARGET_LABEL)):
+        for domain, label in (('src', SOURCE_LABEL), ('tgt', TARGET_LABEL)):
             with disc_optim.optim_context(self.discriminators):
-                outs = self.discriminators(
-                    self._upsampled_inputs(levels, size, detach=True))
+                if domain == 'src':
+                    inputs = self._discriminator_inputs(
+                        src_levels, src_size, detach=True)
+                else:
+                    inputs = {level: x.detach()
+                              for level, x in tgt_disc_inputs.items()}
+                outs = self.discriminators(inputs)
                 terms = {}
                 for level, out in outs.items():
                     terms[f'disc.{level}.loss_{domain}'] = \
@@ -230,8 +256,6 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                 loss = self.record_losses(terms, log_vars)
             disc_optim.backward(loss)
 
-        # 4. step every optimizer
-        for wrapper in (seg_optim, disc_optim):
-            wrapper.step()
-            wrapper.zero_grad()
+        # 4. step every optimizer (none if a loss is not finite)
+        self.step_optimizers((seg_optim, disc_optim), log_vars)
         return log_vars

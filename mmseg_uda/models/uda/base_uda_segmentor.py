@@ -1,6 +1,7 @@
 """Base of the UDA models: a stock mmseg segmentor held by composition."""
-from typing import Dict, List, Mapping, Union
+from typing import Dict, List, Mapping, Sequence, Union
 
+import torch
 import torch.nn as nn
 from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper
@@ -8,6 +9,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
+from ..utils.nonfinite_guard import (NONFINITE_MODES, all_ranks_finite,
+                                     handle_nonfinite)
 from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
 
 
@@ -21,19 +24,45 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
     ``decode_head.*`` ...) given as ``load_from`` initialises the segmentor:
     keys without the ``segmentor.`` prefix are mapped onto it.
 
+    Training options shared by every UDA model:
+
+    * ``channels_last``: keep the weights of every 4-D parameter and the
+      preprocessed inputs in ``torch.channels_last`` memory format (faster
+      convolutions on recent GPUs, notably with mixed precision). The
+      numbers are the same up to floating-point round-off.
+    * ``nonfinite_loss``: what a training step does when any loss term
+      (segmentation, adversarial, discriminator ...) is NaN or infinite.
+      ``'error'`` (default) stops with :class:`NonFiniteLossError` naming
+      the iteration and the terms; ``'skip'`` steps no optimizer for that
+      iteration, logs a warning and counts the skipped steps (runtime info
+      ``nonfinite_skipped_steps``, kept across resume). Either way no
+      weight is updated from a non-finite loss. Batch-norm running
+      statistics updated by that step's forward passes are not rolled back.
+
     Args:
         segmentor (dict): Config of the segmentor, e.g. ``_base_.model``.
         data_preprocessor (dict, optional): Preprocessor of paired batches,
             e.g. ``UDASegDataPreProcessor`` with the segmentor's settings.
         init_cfg (dict, optional): Initialisation config.
+        channels_last (bool): Use the channels-last memory format.
+            Defaults to False.
+        nonfinite_loss (str): ``'error'`` or ``'skip'``. Defaults to
+            ``'error'``.
     """
 
     def __init__(self,
                  segmentor: ConfigType,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
+                 init_cfg: OptConfigType = None,
+                 channels_last: bool = False,
+                 nonfinite_loss: str = 'error') -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if nonfinite_loss not in NONFINITE_MODES:
+            raise ValueError(f'nonfinite_loss must be one of '
+                             f'{NONFINITE_MODES}, got {nonfinite_loss!r}')
+        self.channels_last = bool(channels_last)
+        self.nonfinite_loss = nonfinite_loss
         self.segmentor = MODELS.build(segmentor)
 
     @staticmethod
@@ -69,6 +98,53 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                 f'{name} must name adapted output levels among '
                 f'{sorted(levels)}, got {dict(weights)}')
         return dict(weights)
+
+    def preprocess(self, data: dict) -> dict:
+        """Preprocess a paired training batch (and set the memory format).
+
+        With ``channels_last`` the modules are converted when first
+        trained (after the discriminators etc. of a subclass exist; a
+        no-op afterwards) and the inputs of both domains are made
+        channels-last.
+
+        Args:
+            data (dict): A paired batch from the dataloader.
+
+        Returns:
+            dict: ``dict(source=..., target=...)`` of preprocessed domains.
+        """
+        data = self.data_preprocessor(data, True)
+        if self.channels_last:
+            if not getattr(self, '_channels_last_applied', False):
+                self.to(memory_format=torch.channels_last)
+                self._channels_last_applied = True
+            for domain in data.values():
+                domain['inputs'] = domain['inputs'].contiguous(
+                    memory_format=torch.channels_last)
+        return data
+
+    def step_optimizers(self, wrappers: Sequence[OptimWrapper],
+                        log_vars: Dict[str, Tensor]) -> None:
+        """Step (then zero) every wrapper, unless a loss is not finite.
+
+        One check for the whole iteration, before any optimizer steps: a
+        NaN in, say, a discriminator term stops (or skips) the segmentor's
+        update too. See ``nonfinite_loss`` in the class docstring.
+
+        Args:
+            wrappers (Sequence[OptimWrapper]): The wrappers to step.
+            log_vars (dict[str, Tensor]): The iteration's logged values.
+
+        Raises:
+            NonFiniteLossError: With ``nonfinite_loss='error'``.
+        """
+        finite = all_ranks_finite(log_vars)
+        if not finite:
+            handle_nonfinite(log_vars, self.nonfinite_loss)
+        for wrapper in wrappers:
+            if finite:
+                wrapper.step()
+            wrapper.zero_grad()
 
     def record_losses(self, loss_terms: Dict[str, Tensor],
                       log_vars: Dict[str, Tensor]) -> Tensor:

@@ -78,6 +78,8 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
             its ``mean``/``std`` and channel order are used by the colour
             jitter.
         init_cfg (dict, optional): Initialisation config.
+        **kwargs: Training options of :class:`BaseUDASegmentor`
+            (``channels_last``, ``nonfinite_loss``).
     """
 
     MIX_TYPES = ('class', None)
@@ -92,8 +94,9 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
                  blur_sigma: Sequence[float] = (0.15, 1.15),
                  blur_kernel_ratio: float = 0.1,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
-        super().__init__(segmentor, data_preprocessor, init_cfg)
+                 init_cfg: OptConfigType = None,
+                 **kwargs) -> None:
+        super().__init__(segmentor, data_preprocessor, init_cfg, **kwargs)
         if mix not in self.MIX_TYPES:
             raise ValueError(
                 f'mix must be one of {self.MIX_TYPES}, got {mix!r}')
@@ -241,7 +244,7 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
             pseudo-weight, for logging.
         """
         seg_optim = self.segmentor_wrapper(optim_wrapper)
-        data = self.data_preprocessor(data, True)
+        data = self.preprocess(data)
         src, tgt = data['source'], data['target']
         log_vars: Dict[str, Tensor] = {}
 
@@ -250,8 +253,8 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
 
         # 2. the teacher's pseudo-labels of the target images
         labels, pseudo_weight = self.pseudo_label(tgt['inputs'])
-        weights = torch.full(labels.shape, pseudo_weight.item(),
-                             device=labels.device)
+        # expanded on the device: no host synchronisation
+        weights = pseudo_weight.detach().expand(labels.shape).clone()
         images, prefix = tgt['inputs'], 'tgt'
 
         # 3. ClassMix
@@ -283,6 +286,5 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
         seg_optim.backward(loss)
         log_vars[f'{prefix}.pseudo_weight'] = pseudo_weight
 
-        seg_optim.step()
-        seg_optim.zero_grad()
+        self.step_optimizers((seg_optim, ), log_vars)
         return log_vars

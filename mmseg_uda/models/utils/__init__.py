@@ -2,8 +2,11 @@
 from .class_mix import class_mix, class_mix_masks, one_mix
 from .mix_augmentation import (blur_kernel_size, color_jitter, gaussian_blur,
                                mix_augment)
+from .nonfinite_guard import (NONFINITE_MODES, NonFiniteLossError,
+                              all_ranks_finite, handle_nonfinite)
 from .unwrapped_state_dict import UnwrappedStateDictMixin
 
 __all__ = ['class_mix', 'class_mix_masks', 'one_mix', 'blur_kernel_size',
            'color_jitter', 'gaussian_blur', 'mix_augment',
-           'UnwrappedStateDictMixin']
+           'UnwrappedStateDictMixin', 'NONFINITE_MODES', 'NonFiniteLossError',
+           'all_ranks_finite', 'handle_nonfinite']
