@@ -50,6 +50,13 @@ source_train_dataset = dict(
     data_root=source_root,
     data_prefix=dict(img_path='images', seg_map_path='labels'),
     pipeline=source_train_pipeline)
+# Optional: read GTA5 already resized to 1280x720 (identical samples, about
+# 2.5x faster loading, see docs/benchmarks.md). Make the cache once with
+#   python tools/dataset_converters/resize_cache.py CONFIG data/gta_1280x720
+# then, in your config:
+# source_train_dataset = dict(
+#     type='ResizedCacheDataset', cache_dir='data/gta_1280x720',
+#     dataset=source_train_dataset)
 target_train_dataset = dict(
     type=target_type,
     data_root=target_root,
