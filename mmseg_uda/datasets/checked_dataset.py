@@ -10,12 +10,23 @@ using directory listings only (no decoding), that
 * every image has its label file, and
 * no label file is left whose image does not exist.
 
-A sample that fails inside the pipeline (e.g. an image that cannot be decoded)
-is re-raised as a :class:`RuntimeError` naming the image and label paths.
+When a sample is loaded, the pipeline is run transform by transform so that,
+right after decoding (before any ``Resize``), the label is checked to have
+its image's size and label values that are no class become 255 (see
+:mod:`mmseg_uda.datasets.sample_checks`). A sample that fails (e.g. an image
+that cannot be decoded) raises a
+:class:`~mmseg_uda.datasets.bad_samples.BadSampleError` naming the dataset,
+the failing file and its role, or, with ``bad_samples='skip'``, is logged,
+counted and replaced by another sample.
 """
-from typing import Any, Iterable, List, Optional, Set
+import logging
+from typing import Any, Iterable, List, Optional, Set, Union
 
 from mmengine import fileio
+from mmengine.logging import print_log
+
+from .bad_samples import BadSampleTracker, bad_sample_error, describe_dataset
+from .sample_checks import check_label_size, ignore_unknown_labels
 
 
 def _strip_dir(path: str, directory: str) -> str:
@@ -129,9 +140,33 @@ class CheckedDatasetMixin:
     Use as the first base: ``class MyDataset(CheckedDatasetMixin,
     BaseSegDataset)``. Subclasses may set :attr:`LABEL_HINT` to a sentence that
     is appended to missing-label errors.
+
+    Args:
+        bad_samples (str): ``'error'`` (default): a sample that cannot be
+            loaded raises :class:`~mmseg_uda.datasets.bad_samples.
+            BadSampleError`. ``'skip'``: it is logged (a warning naming the
+            file) and counted, and another sample is used (mmengine's
+            refetch); only in training, a dataset in ``test_mode`` always
+            raises.
+        max_bad_samples (int | float): In skip mode, how many distinct
+            samples may fail before the run stops with
+            :class:`~mmseg_uda.datasets.bad_samples.TooManyBadSamplesError`:
+            an int is a number of samples, a float a fraction of the dataset.
+            Counted per dataloader worker. Defaults to 0.05.
+        **kwargs: Passed to the dataset base class.
     """
 
     LABEL_HINT: str = ''
+
+    def __init__(self,
+                 *args,
+                 bad_samples: str = 'error',
+                 max_bad_samples: Union[int, float] = 0.05,
+                 **kwargs) -> None:
+        self.bad_sample_tracker = BadSampleTracker(bad_samples,
+                                                   max_bad_samples)
+        self._warned_label_files: Set[str] = set()
+        super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         """Load the data list of the base class, then check it on disk.
@@ -161,28 +196,76 @@ class CheckedDatasetMixin:
         return data_list
 
     def prepare_data(self, idx: int) -> Any:
-        """Run the pipeline on sample ``idx``, naming its files on failure.
+        """Run the pipeline on sample ``idx``, checking it as it is decoded.
 
         Args:
             idx (int): Index of the sample.
 
         Returns:
-            Any: Output of the pipeline.
+            Any: Output of the pipeline; None when a transform returned None
+            or, in skip mode, when the sample is bad (mmengine then draws
+            another sample).
 
         Raises:
-            RuntimeError: If the pipeline raises; the message names the image
-                and label paths and the original exception is chained.
+            BadSampleError: If the pipeline raises or the label does not
+                match its image; the message names the dataset, the image
+                and label paths and the failing one; the original exception
+                is chained.
+            TooManyBadSamplesError: In skip mode, when too many failed.
         """
+        info = self.get_data_info(idx)
+        transform = None
+        results = info.copy()
         try:
-            return super().prepare_data(idx)
+            img_hw = label_hw = None
+            # mmengine's Compose is a plain list of transforms
+            transforms = getattr(self.pipeline, 'transforms',
+                                 [self.pipeline])
+            for transform in transforms:
+                results = transform(results)
+                if results is None:
+                    return None
+                decoded = False
+                if img_hw is None and 'img' in results:
+                    img_hw = tuple(results['img'].shape[:2])
+                    decoded = True
+                if label_hw is None and 'gt_seg_map' in results:
+                    label_hw = tuple(results['gt_seg_map'].shape)
+                    self._ignore_unknown_labels(results['gt_seg_map'],
+                                                info.get('seg_map_path'))
+                    decoded = True
+                if decoded and img_hw and label_hw:
+                    transform = None  # the sample is bad, not a transform
+                    check_label_size(img_hw, label_hw)
         except Exception as exc:
-            try:
-                info = self.get_data_info(idx)
-                img = info.get('img_path')
-                label = info.get('seg_map_path')
-            except Exception:  # keep the original error visible
-                img = label = '<unknown>'
-            raise RuntimeError(
-                f'failed to load sample {idx} of {type(self).__name__} '
-                f'(image {img!r}, label {label!r}): '
-                f'{type(exc).__name__}: {exc}') from exc
+            # the paths being read (a transform may have redirected them)
+            files = dict(image=results.get('img_path', info.get('img_path')),
+                         label=results.get('seg_map_path',
+                                           info.get('seg_map_path')))
+            error = bad_sample_error(self, idx, exc, transform, files=files)
+            if not self.bad_sample_tracker.skip or self.test_mode:
+                raise error from exc
+            self.bad_sample_tracker.record(idx, str(error), len(self),
+                                           describe_dataset(self))
+            return None
+        self.bad_sample_tracker.succeeded()
+        return results
+
+    def _ignore_unknown_labels(self, label: Any,
+                               label_path: Optional[str]) -> None:
+        """Unknown label values -> ignore index, warned once per file."""
+        num_classes = len(self.metainfo.get('classes') or ())
+        if not num_classes:
+            return
+        ignore_index = getattr(self, 'ignore_index', 255)
+        _, count, values = ignore_unknown_labels(label, num_classes,
+                                                 ignore_index)
+        if count and label_path not in self._warned_label_files:
+            self._warned_label_files.add(label_path)
+            print_log(
+                f'label {label_path!r} of {describe_dataset(self)} has '
+                f'{count} pixel(s) with values {list(values)} outside the '
+                f'{num_classes} classes; they are ignored (set to '
+                f'{ignore_index})',
+                logger='current',
+                level=logging.WARNING)

@@ -7,12 +7,23 @@ product of both lengths without materialising anything. Which pairs are drawn
 during training is decided by
 :class:`mmseg_uda.datasets.samplers.SourceTargetSampler`, which shuffles the
 two domains independently.
+
+A sample of either domain that cannot be loaded raises a
+:class:`~mmseg_uda.datasets.bad_samples.BadSampleError` naming the domain,
+the dataset and the files, also for datasets that are not ours (e.g. mmseg's
+``CityscapesDataset`` on the target side); with ``bad_samples='skip'`` it is
+logged, counted per domain and replaced by another sample of that domain.
 """
 import copy
 from typing import Any, Optional, Tuple, Union
 
+import numpy as np
 from mmseg.registry import DATASETS
 from torch.utils.data import Dataset
+
+from .bad_samples import (BadSampleError, BadSampleTracker,
+                          TooManyBadSamplesError, bad_sample_error,
+                          sample_head)
 
 
 def _build(dataset: Union[dict, Dataset], role: str) -> Dataset:
@@ -71,17 +82,42 @@ class SourceTargetDataset(Dataset):
         target (dict | Dataset): The target dataset or its config.
         lazy_init (bool): Whether to defer ``full_init`` of both datasets
             until the wrapper is first used. Defaults to False.
+        bad_samples (str): For both domains: ``'error'`` (default) raises
+            on a sample that cannot be loaded; ``'skip'`` logs it (a warning
+            naming the domain, dataset and files), counts it and loads
+            another random sample of the same domain.
+        max_bad_samples (int | float): In skip mode, how many distinct
+            samples of one domain may fail before the run stops with
+            :class:`~mmseg_uda.datasets.bad_samples.TooManyBadSamplesError`:
+            an int is a number of samples, a float a fraction of that
+            domain's dataset. Counted per dataloader worker.
+            Defaults to 0.05.
+        max_refetch (int): In skip mode, how many other samples are tried
+            for one item before giving up. Defaults to 100.
 
     Raises:
-        ValueError: If ``metainfo['classes']`` of source and target differ.
+        ValueError: If ``metainfo['classes']`` of source and target differ,
+            or a bad-sample option is invalid.
         TypeError: If ``source`` or ``target`` is neither a config nor a
             dataset.
     """
 
+    DOMAINS = ('source', 'target')
+
     def __init__(self,
                  source: Union[dict, Dataset],
                  target: Union[dict, Dataset],
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False,
+                 bad_samples: str = 'error',
+                 max_bad_samples: Union[int, float] = 0.05,
+                 max_refetch: int = 100) -> None:
+        if max_refetch < 0:
+            raise ValueError(f'max_refetch must be >= 0, got {max_refetch}')
+        self.bad_sample_trackers = {
+            domain: BadSampleTracker(bad_samples, max_bad_samples)
+            for domain in self.DOMAINS
+        }
+        self.max_refetch = max_refetch
         self.source = _build(source, 'source')
         self.target = _build(target, 'target')
         src_classes = _classes(self.source)
@@ -170,7 +206,44 @@ class SourceTargetDataset(Dataset):
             dict: ``dict(source=source[s], target=target[t])``.
         """
         s, t = self.split_index(idx)
-        return dict(source=self.source[s], target=self.target[t])
+        return dict(
+            source=self._load('source', s), target=self._load('target', t))
+
+    def _load(self, domain: str, idx: int) -> Any:
+        """Sample ``idx`` of one domain, handling bad samples.
+
+        Raises:
+            BadSampleError: In error mode, or in skip mode when no other
+                sample could be loaded within ``max_refetch`` tries; names
+                the domain, the dataset and the files.
+            TooManyBadSamplesError: In skip mode, when too many failed.
+        """
+        dataset = getattr(self, domain)
+        tracker = self.bad_sample_trackers[domain]
+        for _ in range(self.max_refetch + 1):
+            try:
+                data = dataset[idx]
+            except TooManyBadSamplesError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, BadSampleError):  # from our datasets
+                    error = BadSampleError(
+                        sample_head(dataset, idx, domain), exc.detail)
+                else:
+                    error = bad_sample_error(dataset, idx, exc,
+                                             domain=domain)
+                if not tracker.skip:
+                    raise error from exc
+                tracker.record(idx, str(error), len(dataset),
+                               f'{domain} {_describe(dataset)}')
+                idx = int(np.random.randint(0, len(dataset)))
+                continue
+            tracker.succeeded()
+            return data
+        raise BadSampleError(
+            f'no loadable {domain} sample of {_describe(dataset)}',
+            f'{self.max_refetch + 1} tries failed ({tracker.count} bad '
+            'samples so far)')
 
     def __len__(self) -> int:
         """``len(source) * len(target)``: every pair (nothing stored)."""

@@ -8,6 +8,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .config_check import check_uda_config
 from .cpu_dist import setup_cpu_dist
 
 
@@ -50,6 +51,9 @@ def load_tool_config(args: argparse.Namespace) -> Config:
 
     Raises:
         FileNotFoundError: If the config file does not exist.
+        ValueError: If a config dict of an mmseg_uda class has unknown keys
+            (see :func:`~mmseg_uda.utils.config_check.check_uda_config`);
+            checked after ``--cfg-options``, before anything is built.
     """
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -59,6 +63,7 @@ def load_tool_config(args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    check_uda_config(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
