@@ -158,7 +158,10 @@ class PseudoLabelGenerator(BaseMetric):
                             confidence)
             else:
                 if self.rule == 'fixed':
-                    label[confidence < self.threshold] = IGNORE_INDEX
+                    # in float64: a float32 confidence just below the
+                    # threshold must not be rounded up to it
+                    below = confidence.astype(np.float64) < self.threshold
+                    label[below] = IGNORE_INDEX
                 atomic_write_png(label_path(self.out_dir, name), label)
             self.results.append(name)
 
