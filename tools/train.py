@@ -3,13 +3,20 @@
 Same flags as mmseg's ``tools/train.py``::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
+        [--amp-dtype {float16,bfloat16}]
         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
 
-from mmseg_uda.utils import enable_amp, mmengine_checkpoint_globals
+from mmengine.config import Config
+
+from mmseg_uda.utils import (AMP_DTYPES, check_amp_available, enable_amp,
+                             mmengine_checkpoint_globals)
+from mmseg_uda.utils.checkpoint_classes import check_checkpoint_classes
+from mmseg_uda.utils.resume_checkpoint import (find_resume_checkpoint,
+                                               load_checkpoint_file)
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         load_tool_config)
+                                         load_tool_config, require_file)
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,17 +32,63 @@ def parse_args() -> argparse.Namespace:
         '--amp',
         action='store_true',
         default=False,
-        help='enable automatic-mixed-precision training')
+        help='enable automatic-mixed-precision training (needs CUDA)')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=AMP_DTYPES,
+        default=None,
+        help='autocast dtype with --amp (default: float16 on CUDA); each '
+        'optimizer keeps its own dynamic loss scaler')
     add_common_args(parser)
     return parser.parse_args()
+
+
+def choose_checkpoint(cfg: Config, resume: bool) -> None:
+    """Settle the checkpoint the runner starts from, and check its classes.
+
+    With ``resume``, the newest readable checkpoint of the work dir (an
+    unreadable newer one is skipped with a warning) becomes ``load_from``,
+    which mmengine resumes from; without one in the work dir, mmengine
+    resumes from the config's ``load_from``, if any. A local ``load_from``
+    must exist. The checkpoint is refused if its class count differs from
+    the config's.
+
+    Args:
+        cfg (Config): The config, ``load_from``/``resume`` set in place.
+        resume (bool): Whether ``--resume`` was given.
+
+    Raises:
+        FileNotFoundError: If a local ``load_from`` does not exist.
+        ValueError: If the checkpoint's class count differs.
+        RuntimeError: If the work dir holds checkpoints but none loads.
+    """
+    cfg.resume = resume
+    if resume:
+        found = find_resume_checkpoint(cfg.work_dir)
+        if found is not None:
+            # the work dir's own checkpoint wins over a warm-start load_from
+            cfg.load_from = found.path
+            check_checkpoint_classes(cfg, found.checkpoint, found.path)
+            return
+    load_from = cfg.get('load_from')
+    if load_from is None or '://' in str(load_from):
+        return  # nothing to load, or a URL that mmengine downloads
+    require_file(load_from, 'load_from checkpoint')
+    check_checkpoint_classes(cfg, load_checkpoint_file(load_from), load_from)
 
 
 def main() -> None:
     args = parse_args()
     cfg = load_tool_config(args)
+    if args.amp_dtype is not None and not args.amp:
+        raise SystemExit('tools/train.py: error: --amp-dtype needs --amp')
     if args.amp:
-        enable_amp(cfg)
-    cfg.resume = args.resume
+        try:
+            check_amp_available()
+        except RuntimeError as exc:
+            raise SystemExit(f'tools/train.py: error: {exc}')
+        enable_amp(cfg, args.amp_dtype)
+    choose_checkpoint(cfg, args.resume)
     runner = build_runner(cfg)
     # mmengine checkpoints hold numpy/HistoryBuffer objects that torch >= 2.6
     # refuses to unpickle by default: allow exactly those while resuming.

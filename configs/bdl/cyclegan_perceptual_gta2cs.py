@@ -94,7 +94,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # written to a temporary file and renamed (never left cut short)
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=iters_per_epoch,
-        max_keep_ckpts=2, save_last=True),
+        max_keep_ckpts=2, save_last=True,
+        backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'))

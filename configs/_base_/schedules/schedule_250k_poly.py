@@ -30,8 +30,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # 'atomic_local' (mmseg_uda.utils.atomic_file_backend): a checkpoint is
+    # written to a temporary file and renamed, never left cut short
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=5000,
-        max_keep_ckpts=3),
+        max_keep_ckpts=3, backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
