@@ -3,7 +3,7 @@ PYTHON ?= python3
 DEMO_ROOT ?= data/demo
 DEMO_WORK_DIR ?= work_dirs/demo
 
-.PHONY: setup setup-tests demo test clean-demo
+.PHONY: setup setup-tests demo test test-faults clean-demo
 
 setup:
 	PYTHON=$(PYTHON) bash tools/setup_env.sh
@@ -16,6 +16,10 @@ demo: setup
 
 test: setup-tests
 	$(PYTHON) -m pytest tests
+
+# the fault and property tests only (a subset of `make test`)
+test-faults: setup-tests
+	$(PYTHON) -m pytest tests -m reliability
 
 clean-demo:
 	rm -rf $(DEMO_WORK_DIR)

@@ -8,6 +8,8 @@ from mmengine.fileio import get_file_backend
 
 from mmseg_uda.utils.atomic_file_backend import AtomicLocalBackend
 
+pytestmark = pytest.mark.reliability
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
     osp.relpath(p, ROOT)

@@ -19,6 +19,8 @@ from mmseg_uda.datasets.source_target_dataset import SourceTargetDataset
 from mmseg_uda.datasets.synthia import SynthiaDataset
 from tests.reference.tiny_layouts import make_cityscapes, make_gta
 
+pytestmark = pytest.mark.reliability
+
 PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

@@ -8,6 +8,7 @@ import tempfile
 
 import cv2
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -18,6 +19,8 @@ from mmseg_uda.datasets.label_conversion import (convert_one,
                                                  synthia_to_trainids)
 from mmseg_uda.datasets.label_maps import (build_lut, convert_gta_label,
                                            convert_synthia_label)
+
+pytestmark = pytest.mark.reliability
 
 GTA_TABLE = dict(
     zip((7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31,

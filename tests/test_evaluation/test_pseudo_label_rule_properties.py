@@ -6,6 +6,7 @@ from random import Random
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
 from mmseg_uda.evaluation.metrics.pseudo_label_io import (label_path,
                                                           read_summary)
 from tests.reference.bdl_ssl import bdl_pseudo_labels
+
+pytestmark = pytest.mark.reliability
 
 PROPS = settings(max_examples=30, deadline=None, derandomize=True)
 IGNORE = 255

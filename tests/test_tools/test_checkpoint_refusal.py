@@ -5,7 +5,10 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
+
+pytestmark = pytest.mark.reliability
 
 CONFIG = 'configs/demo/deeplabv2_r18_tiny_source_only_demo.py'
 

@@ -12,6 +12,8 @@ import pytest
 
 from mmseg_uda.demo.demo_dataset import generate_demo_dataset
 
+pytestmark = pytest.mark.reliability
+
 CONFIG = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 JOB_TIMEOUT = 150
 

@@ -7,9 +7,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from mmseg_uda.demo.demo_dataset import generate_demo_dataset
+
+pytestmark = pytest.mark.reliability
 
 CONFIG = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 MAX_ITERS = 4

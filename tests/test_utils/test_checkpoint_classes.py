@@ -12,6 +12,8 @@ from mmseg_uda.utils.checkpoint_classes import (check_checkpoint_classes,
                                                 checkpoint_num_classes,
                                                 config_num_classes)
 
+pytestmark = pytest.mark.reliability
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_UDA = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 DEMO_SOURCE_ONLY = 'configs/demo/deeplabv2_r18_tiny_source_only_demo.py'

@@ -13,6 +13,8 @@ from mmseg_uda.utils.config_check import accepted_keys, check_uda_config
 from mmseg_uda.utils.tool_config import load_tool_config
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.reliability
+
 ADAPTSEG = 'configs/adaptseg/deeplabv2_r101_gta2cs.py'
 SSL = 'configs/bdl/deeplabv2_r101_ssl_gta2cs.py'
 DACS = 'configs/selftrain/deeplabv2_r101_dacs_gta2cs.py'

@@ -15,6 +15,8 @@ from mmseg_uda.utils.resume_checkpoint import (find_resume_checkpoint,
                                                list_step_checkpoints,
                                                resume_candidates)
 
+pytestmark = pytest.mark.reliability
+
 ATOMIC = dict(backend='atomic_local')
 
 

@@ -20,6 +20,8 @@ from mmseg_uda.evaluation.metrics.entropy_ranker import (entropy_map,
 from mmseg_uda.evaluation.metrics.ranking_io import per_image_path
 from mmseg_uda.models.losses import entropy_loss, self_information_map
 
+pytestmark = pytest.mark.reliability
+
 PROPS = settings(max_examples=60, deadline=None, derandomize=True)
 # float32 rounding of sums of at most 8 terms of size <= 1
 ATOL = 2e-6

@@ -91,6 +91,7 @@ def _poison(model):
             float('nan')
 
 
+@pytest.mark.reliability
 def test_nonfinite_loss_stops_naming_iteration_and_term():
     model = _model('multi')
     _poison(model)
@@ -108,6 +109,7 @@ def test_nonfinite_loss_stops_naming_iteration_and_term():
                          equal_nan=True)
 
 
+@pytest.mark.reliability
 def test_nonfinite_loss_skip_counts_and_keeps_weights(monkeypatch):
     model = _model('multi', nonfinite_loss='skip')
     _poison(model)
@@ -143,6 +145,7 @@ def test_nonfinite_loss_skip_counts_and_keeps_weights(monkeypatch):
         _model('multi', nonfinite_loss='ignore')
 
 
+@pytest.mark.reliability
 def test_minent_guard():
     from .test_advent_uda_segmentor import _model as advent_model
     from .test_advent_uda_segmentor import _seg_optim
