@@ -1,0 +1,13 @@
+"""Benchmarks: our training step against a plain PyTorch re-statement, and
+the ranker / pseudo-label generator against the originals' loops."""
+from .inference_benchmark import benchmark_inference
+from .peak_memory import MemoryPhase, PeakMemorySampler
+from .plain_inputs import UnsupportedModel
+from .plain_train_step import build_plain_step
+from .train_step_benchmark import benchmark_train_step, prepare_training
+
+__all__ = [
+    'benchmark_inference', 'MemoryPhase', 'PeakMemorySampler',
+    'UnsupportedModel', 'build_plain_step', 'benchmark_train_step',
+    'prepare_training'
+]
