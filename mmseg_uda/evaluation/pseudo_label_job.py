@@ -20,7 +20,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from mmseg_uda.models.segmentors import UDAEncoderDecoder
 from .metrics.pseudo_label_generator import PseudoLabelGenerator
@@ -149,7 +149,10 @@ def generate_pseudo_labels(model: nn.Module,
               f'processed in {out_dir}', logger='current')
 
     if todo:
-        subset = dataset.get_subset(todo)
+        # not dataset.get_subset: mmengine 0.10 deep-copies the pipeline
+        # with a memo shared across calls (a mutable default argument), so
+        # a second subset can get a stale object in place of a transform
+        subset = Subset(dataset, todo)
         loader = DataLoader(
             subset, batch_size=batch_size, num_workers=num_workers,
             sampler=DefaultSampler(subset, shuffle=False),

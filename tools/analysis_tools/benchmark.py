@@ -4,7 +4,7 @@ pseudo-label generator) against plain re-statements, side by side.
 Usage::
 
     python tools/analysis_tools/benchmark.py CONFIG [--iters 20]
-        [--warmup 2] [--amp] [--device {cpu,cuda}] [--ranker]
+        [--warmup 2] [--amp [--amp-dtype D]] [--device {cpu,cuda}] [--ranker]
         [--pseudo-labels] [--num-images 8] [--json PATH]
         [--work-dir DIR] [--cfg-options KEY=VALUE ...]
 
@@ -39,6 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='untimed iterations first')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (AmpOptimWrapper; CUDA only)')
+    parser.add_argument('--amp-dtype', choices=('float16', 'bfloat16'),
+                        default=None,
+                        help='autocast dtype with --amp (default float16)')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default=None,
                         help='default: cuda when available, else cpu')
     parser.add_argument('--ranker', action='store_true',
@@ -96,7 +99,7 @@ def main(argv=None) -> None:
     args.launcher, args.local_rank = 'none', 0
     cfg = load_tool_config(args)
     if args.amp:
-        enable_amp(cfg)
+        enable_amp(cfg, args.amp_dtype)
     cfg.resume = False
     runner = build_runner(cfg)
 
