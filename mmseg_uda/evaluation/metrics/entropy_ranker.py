@@ -40,20 +40,29 @@ def entropy_map(logits: Tensor) -> Tensor:
     return info.sum(dim=0) / math.log2(logits.shape[0])
 
 
-def score_logits(logits: Tensor, rare_classes: Sequence[int] = RARE_CLASSES
+def score_logits(logits: Tensor, rare_classes: Sequence[int] = RARE_CLASSES,
+                 pred: Optional[Tensor] = None
                  ) -> Tuple[float, List[int], np.ndarray]:
     """Mean entropy, rare classes present in the argmax, and the argmax.
 
     Args:
         logits (Tensor): (C, H, W) logits at the scoring resolution.
         rare_classes (Sequence[int]): Classes counted by the normaliser.
+        pred (Tensor, optional): The argmax of ``logits`` when already
+            computed (mmseg's ``pred_sem_seg``, (H, W) or (1, H, W)); a
+            channel argmax of a large map is not free on the CPU.
 
     Returns:
         tuple: mean normalised entropy (float), sorted rare classes present
         (list[int]), argmax (np.ndarray, uint8, (H, W)).
     """
     entropy = float(entropy_map(logits).mean())
-    pred = logits.argmax(dim=0).to(torch.uint8).cpu().numpy()
+    if pred is None:
+        pred = logits.argmax(dim=0)
+    elif tuple(pred.shape[-2:]) != tuple(logits.shape[-2:]):
+        raise ValueError(f'argmax of shape {tuple(pred.shape)} does not '
+                         f'match logits of shape {tuple(logits.shape)}')
+    pred = pred.reshape(logits.shape[-2:]).to(torch.uint8).cpu().numpy()
     present = sorted(set(np.unique(pred).tolist()) & set(rare_classes))
     return entropy, present, pred
 
@@ -137,7 +146,10 @@ class EntropyRanker(BaseMetric):
         for sample in data_samples:
             name = image_key(sample['img_path'], self.img_suffix)
             logits = sample['seg_logits']['data']
-            entropy, present, pred = score_logits(logits, self.rare_classes)
+            # the test step's argmax of these logits, reused
+            pred = sample.get('pred_sem_seg', {}).get('data')
+            entropy, present, pred = score_logits(logits, self.rare_classes,
+                                                  pred)
             atomic_write_png(prediction_path(self.out_dir, name), pred)
             record = dict(
                 name=name, entropy=entropy, rare_present=present,

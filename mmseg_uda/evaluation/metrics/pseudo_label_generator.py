@@ -117,7 +117,8 @@ class PseudoLabelGenerator(BaseMetric):
         self.img_suffix = img_suffix
         self.keep_cache = keep_cache
 
-    def _label_and_confidence(self, name: str, probs: np.ndarray
+    def _label_and_confidence(self, name: str, probs: np.ndarray,
+                              label: Optional[np.ndarray] = None
                               ) -> Tuple[np.ndarray, np.ndarray]:
         if probs.ndim != 3:
             raise ValueError(f'{name}: expected (C, H, W) probabilities, '
@@ -131,9 +132,15 @@ class PseudoLabelGenerator(BaseMetric):
         if self.num_classes > IGNORE_INDEX:
             raise ValueError(f'{self.num_classes} classes do not fit uint8 '
                              f'labels with ignore index {IGNORE_INDEX}')
-        label = probs.argmax(axis=0).astype(np.uint8)
+        if label is None or label.shape != probs.shape[1:]:
+            label = probs.argmax(axis=0)
+        # the probability of the argmax is the maximum (a gather, not a
+        # second reduction over the classes)
+        confidence = np.take_along_axis(
+            probs, label[None].astype(np.intp), axis=0)[0]
+        label = label.astype(np.uint8)
         # + 0.0 turns -0.0 into +0.0, whose bits order like the value
-        confidence = probs.max(axis=0).astype(np.float32) + np.float32(0.0)
+        confidence = confidence.astype(np.float32) + np.float32(0.0)
         if not (np.isfinite(confidence).all() and (confidence >= 0).all()):
             raise ValueError(f'{name}: probabilities must be finite and '
                              'non-negative (is `probs_to_ori_shape` set?)')
@@ -152,7 +159,13 @@ class PseudoLabelGenerator(BaseMetric):
             probs = sample['seg_logits']['data']
             if hasattr(probs, 'detach'):
                 probs = probs.detach().float().cpu().numpy()
-            label, confidence = self._label_and_confidence(name, probs)
+            # the test step's argmax of these probabilities, reused
+            pred = sample.get('pred_sem_seg', {}).get('data')
+            if pred is not None:
+                pred = np.asarray(pred.detach().cpu() if hasattr(
+                    pred, 'detach') else pred).reshape(pred.shape[-2:])
+            label, confidence = self._label_and_confidence(name, probs,
+                                                           pred)
             if self.rule == 'bdl':
                 write_cache(cache_path(self.out_dir, name), label,
                             confidence)
