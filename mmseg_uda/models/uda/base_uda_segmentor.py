@@ -29,7 +29,9 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
     * ``channels_last``: keep the weights of every 4-D parameter and the
       preprocessed inputs in ``torch.channels_last`` memory format (faster
       convolutions on recent GPUs, notably with mixed precision). The
-      numbers are the same up to floating-point round-off.
+      numbers are the same up to floating-point round-off. The modules are
+      converted at the first training step, after a DDP wrapper was built
+      (DDP may then warn that gradient strides differ from its buckets).
     * ``nonfinite_loss``: what a training step does when any loss term
       (segmentation, adversarial, discriminator ...) is NaN or infinite.
       ``'error'`` (default) stops with :class:`NonFiniteLossError` naming
