@@ -71,7 +71,7 @@ def handle_nonfinite(log_vars: Dict[str, Tensor], mode: str) -> None:
     where = 'iteration ?' if iteration is None else \
         f'iteration {iteration + 1}'
     terms = nonfinite_terms(log_vars) or ['(another rank)']
-    values = ', '.join(f'{k}={float(log_vars[k].mean()):g}'
+    values = ', '.join(f'{k}={float(log_vars[k].detach().mean()):g}'
                        for k in terms if k in log_vars)
     if mode == 'error':
         raise NonFiniteLossError(
