@@ -2,14 +2,21 @@
 PYTHON ?= python3
 DEMO_ROOT ?= data/demo
 DEMO_WORK_DIR ?= work_dirs/demo
+# Offline install: `make setup WHEELS=DIR` installs from DIR alone (fill it with `make wheels WHEELS=DIR`
+# on a connected machine). FORCE_CUDA=1 compiles mmcv's CUDA ops; by default its CPU ops.
+WHEELS ?=
 
-.PHONY: setup setup-tests demo test test-faults clean-demo
+.PHONY: setup setup-tests wheels demo test test-faults clean-demo
 
 setup:
-	PYTHON=$(PYTHON) bash tools/setup_env.sh
+	PYTHON=$(PYTHON) WHEELS=$(WHEELS) bash tools/setup_env.sh
 
 setup-tests:
-	PYTHON=$(PYTHON) WITH_TESTS=1 bash tools/setup_env.sh
+	PYTHON=$(PYTHON) WHEELS=$(WHEELS) WITH_TESTS=1 bash tools/setup_env.sh
+
+wheels:
+	@test -n "$(WHEELS)" || { echo "usage: make wheels WHEELS=DIR [WHEELS_ARGS='--python-version 3.12 ...']"; exit 2; }
+	PYTHON=$(PYTHON) bash tools/download_wheels.sh $(WHEELS) --with-tests $(WHEELS_ARGS)
 
 demo: setup
 	$(PYTHON) tools/demo/run_demo.py --data-root $(DEMO_ROOT) --work-dir $(DEMO_WORK_DIR)

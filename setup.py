@@ -12,6 +12,13 @@ def read_version() -> str:
     return namespace['__version__']
 
 
+def read_requirements(name: str) -> list:
+    """Read the requirement lines of ``requirements/<name>``, without comments."""
+    with open(osp.join(osp.dirname(__file__), 'requirements', name)) as f:
+        lines = (line.split('#', 1)[0].strip() for line in f)
+        return [line for line in lines if line]
+
+
 setup(
     name='mmseg_uda',
     version=read_version(),
@@ -20,22 +27,9 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*')),
     python_requires='>=3.8',
-    install_requires=[
-        # torch is deliberately not listed: the environment's torch (CPU or CUDA) is kept as it is.
-        'mmcv>=2.0.0rc4,<2.2.0',  # built with ops; mmseg 1.2.x refuses mmcv >= 2.2
-        'mmengine>=0.10.0,<0.11.0',
-        'mmsegmentation>=1.2.0,<1.3.0',
-        'numpy',
-        'opencv-python',
-        'Pillow',
-        'matplotlib',
-        'prettytable',
-        'ftfy',  # imported by mmseg's text tokenizer at `import mmseg.models`
-        'regex',
-        'psutil',  # peak-memory figures of the benchmark tools
-    ],
+    install_requires=read_requirements('runtime.txt') + read_requirements('mmcv.txt'),
     extras_require={
-        'tests': ['pytest', 'tensorboard', 'hypothesis', 'psutil'],
+        'tests': read_requirements('tests.txt'),
         'mmpretrain': ['mmpretrain>=1.0.0'],
     },
     zip_safe=False,
