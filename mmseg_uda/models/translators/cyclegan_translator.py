@@ -164,6 +164,14 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
             frozen = build_frozen_segmentor(
                 perceptual_segmentor['config'],
                 perceptual_segmentor.get('checkpoint'))
+            # The segmentor's input format, read once: non-persistent
+            # buffers follow the device without a host round trip per call.
+            fmt = segmentor_input_format(frozen)
+            self.register_buffer('_perceptual_mean', fmt['mean'],
+                                 persistent=False)
+            self.register_buffer('_perceptual_std', fmt['std'],
+                                 persistent=False)
+            self._perceptual_bgr = fmt['bgr']
         # Not registered as a child: outside state_dict, optimizers, DDP.
         object.__setattr__(self, '_perceptual_segmentor', frozen)
 
@@ -200,8 +208,9 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         seg = self._perceptual_segmentor
         if seg is None:
             raise RuntimeError('no perceptual_segmentor was configured')
-        inputs = unit_rgb_to_segmentor_input(images,
-                                             **segmentor_input_format(seg))
+        inputs = unit_rgb_to_segmentor_input(
+            images, mean=self._perceptual_mean, std=self._perceptual_std,
+            bgr=self._perceptual_bgr)
         return seg(inputs, mode='tensor')
 
     # -- the maths ---------------------------------------------------------
