@@ -10,6 +10,11 @@ an ordinary tool call whose outputs feed the next by path (all under
     W/round0/segmentor/            M^0: the segmentor config without
                                    pseudo-labels on the original source
                                    (skipped with --init-checkpoint)
+    W/round<k>/perceptual_segmentor.pth
+                                   the last segmentor's weights as BDL's
+                                   perceptual network takes them (the first
+                                   len(perceptual_segmentor.dilations)
+                                   classifier convs)
     W/round<k>/translator.py       translator config of the round
     W/round<k>/translator/         tools/train.py: F_k, perceptual loss of
                                    the previous round's last segmentor
@@ -176,12 +181,28 @@ def segmentor_round_config(base: Config, out_dir: str,
     return cfg
 
 
+def perceptual_num_rates(translator: Config) -> Optional[int]:
+    """How many classifier convs the translator's perceptual network sums.
+
+    ``len(model.perceptual_segmentor.dilations)`` (BDL: 2, rates 6 and 12);
+    None when the config keeps the segmentor's own classifier.
+    """
+    perceptual = translator.model.get('perceptual_segmentor') or {}
+    dilations = perceptual.get('dilations')
+    return None if dilations is None else len(dilations)
+
+
 def translator_round_config(base: Config, seg_config: str,
                             seg_checkpoint: str) -> Config:
-    """The translator config of a round: the perceptual loss of M_(k-1)."""
+    """The translator config of a round: the perceptual loss of M_(k-1).
+
+    ``seg_checkpoint`` holds the weights in the form the perceptual network
+    takes (see :func:`perceptual_num_rates`); ``dilations`` is kept.
+    """
     cfg = copy.deepcopy(base)
-    cfg.model.perceptual_segmentor = dict(config=seg_config,
-                                          checkpoint=seg_checkpoint)
+    perceptual = dict(cfg.model.get('perceptual_segmentor') or {})
+    perceptual.update(config=seg_config, checkpoint=seg_checkpoint)
+    cfg.model.perceptual_segmentor = perceptual
     return cfg
 
 
@@ -291,11 +312,20 @@ def main(argv: Optional[List[str]] = None) -> None:
                                 driver.path('round0', 'segmentor'))
 
     rule_args = rule_arguments(self_training_hook(seg_base).get('rule', {}))
+    num_rates = perceptual_num_rates(tr_base)
     for k in range(1, args.rounds + 1):
         rnd = f'round{k}'
-        # F_k: CycleGAN with the perceptual loss of the last segmentor
+        # F_k: CycleGAN with the perceptual loss of the last segmentor, in
+        # the form BDL's perceptual network uses (its first convs only)
+        perceptual_ckpt = seg_ckpt
+        if num_rates is not None:
+            perceptual_ckpt = driver.path(rnd, 'perceptual_segmentor.pth')
+            driver.step(f'{rnd}/perceptual_segmentor',
+                        ['tools/model_converters/original_deeplabv2.py',
+                         seg_ckpt, perceptual_ckpt,
+                         '--num-rates', str(num_rates)], perceptual_ckpt)
         tr_config = driver.write_config(
-            translator_round_config(tr_base, seg_config, seg_ckpt),
+            translator_round_config(tr_base, seg_config, perceptual_ckpt),
             rnd, 'translator.py')
         tr_ckpt = driver.train(f'{rnd}/translator', tr_config,
                                driver.path(rnd, 'translator'))

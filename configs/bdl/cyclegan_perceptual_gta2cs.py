@@ -14,9 +14,17 @@ model = dict(
     # translation terms 0.1, from the segmentor of round 0.
     perceptual_rec_weight=10.0,
     perceptual_translation_weight=0.1,
+    # BDL's perceptual network (cyclegan/deeplab.py) is the segmentation
+    # network with a classifier that returns inside its loop: it sums only
+    # the convs of rates 6 and 12 of the four the segmentor was trained with
+    # (model/deeplab.py sums all four). Its weights are the segmentor's with
+    # the first two classifier convs: tools/model_converters/
+    # original_deeplabv2.py SEGMENTOR.pth OUT.pth --num-rates 2 (BDL's own
+    # files or checkpoints of ours; tools/bdl_rounds.py does it per round).
     perceptual_segmentor=dict(
         config='configs/bdl/deeplabv2_r101_ssl_gta2cs.py',
-        checkpoint='work_dirs/bdl/round0_segmentor.pth'))
+        checkpoint='work_dirs/bdl/round0_perceptual_segmentor.pth',
+        dilations=(6, 12)))
 
 # CycleGAN's scale_width_and_crop: scale the width to 1024 (bicubic) keeping
 # the aspect ratio, random 452x452 crop, random horizontal flip. A keep-ratio

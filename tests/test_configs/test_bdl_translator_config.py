@@ -22,9 +22,12 @@ def test_model_and_losses():
     assert model.cycle_weight == 10.0 and model.identity_weight == 0.5
     assert model.perceptual_rec_weight == 10.0  # lambda_A * lambda_semantic
     assert model.perceptual_translation_weight == 0.1
+    # BDL's perceptual network (cyclegan/deeplab.py) sums rates 6 and 12
+    # of the segmentor's four
     assert model.perceptual_segmentor == dict(
         config='configs/bdl/deeplabv2_r101_ssl_gta2cs.py',
-        checkpoint='work_dirs/bdl/round0_segmentor.pth')
+        checkpoint='work_dirs/bdl/round0_perceptual_segmentor.pth',
+        dilations=(6, 12))
     pre = model.data_preprocessor
     assert pre.mean == pre.std == [127.5] * 3 and pre.bgr_to_rgb
     assert 'mmseg_uda' in cfg.custom_imports.imports

@@ -6,6 +6,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import torch
 from mmengine.config import Config
 
 from tests.test_engine.test_hooks.test_self_training_hook import _options
@@ -58,7 +59,8 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     steps = ['round0/segmentor']
     for k in (1, 2):
         steps += [f'round{k}/{s}' for s in (
-            'translator', 'translate', 'pictures', 'segmentor0',
+            'perceptual_segmentor', 'translator', 'translate', 'pictures',
+            'segmentor0',
             'pseudo_labels1', 'segmentor1')]
     assert sorted(state) == sorted(steps)
     gta = sorted(os.listdir(osp.join(tmp, 'gta', 'images')))
@@ -70,9 +72,21 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     for k in (1, 2):
         rnd = osp.join(work, f'round{k}')
         assert osp.isfile(state[f'round{k}/translator']['output'])
-        # F_k learns with the perceptual loss of the last segmentor
+        # F_k learns with the perceptual loss of the last segmentor, as
+        # BDL's perceptual network: its classifier's first two convs
         translator = Config.fromfile(osp.join(rnd, 'translator.py'))
-        assert translator.model.perceptual_segmentor.checkpoint == seg_ckpt
+        perceptual = translator.model.perceptual_segmentor
+        assert perceptual.checkpoint == osp.join(rnd,
+                                                 'perceptual_segmentor.pth')
+        assert tuple(perceptual.dilations) == (6, 12)
+        last = torch.load(seg_ckpt, map_location='cpu',
+                          weights_only=False)['state_dict']
+        first_two = torch.load(perceptual.checkpoint, weights_only=True)
+        heads = sorted({k.split('.')[2] for k in first_two['state_dict']
+                        if k.startswith('decode_head.convs.')})
+        assert heads == ['0', '1']
+        for key, value in first_two['state_dict'].items():
+            assert torch.equal(value, last[f'segmentor.{key}']), key
         assert sorted(os.listdir(osp.join(rnd, 'translated_source',
                                           'images'))) == gta
         assert osp.isfile(osp.join(rnd, 'translated_source',

@@ -123,8 +123,10 @@ def segmentor_state_dict(checkpoint: str) -> dict:
     return state
 
 
-def build_frozen_segmentor(config: str,
-                           checkpoint: Optional[str] = None) -> nn.Module:
+def build_frozen_segmentor(
+        config: str,
+        checkpoint: Optional[str] = None,
+        dilations: Optional[Sequence[int]] = None) -> nn.Module:
     """Build the segmentor of an mmseg_uda config, load it and freeze it.
 
     Args:
@@ -132,13 +134,19 @@ def build_frozen_segmentor(config: str,
             is a UDA model, else its ``model``.
         checkpoint (str, optional): Segmentor or UDA checkpoint (weights
             loaded strictly). None keeps the initial weights (tests only).
+        dilations (Sequence[int], optional): Replace the main classifier's
+            ``decode_head.dilations``. BDL's perceptual network
+            (``cyclegan/deeplab.py``) sums only the convs of rates 6 and 12:
+            ``(6, 12)``, with a checkpoint that holds only those two convs
+            (see :func:`mmseg_uda.utils.keep_first_rates`).
 
     Returns:
         nn.Module: The segmentor in eval mode with ``requires_grad=False``.
 
     Raises:
         FileNotFoundError: If the config or the checkpoint is missing.
-        KeyError: If the config has no ``model``.
+        KeyError: If the config has no ``model``, or ``dilations`` is
+            given for a model whose ``decode_head`` has none.
     """
     if not osp.isfile(config):
         raise FileNotFoundError(
@@ -147,6 +155,12 @@ def build_frozen_segmentor(config: str,
     if 'model' not in cfg:
         raise KeyError(f'perceptual_segmentor config {config} has no model')
     model_cfg = cfg.model.get('segmentor', cfg.model)
+    if dilations is not None:
+        head = model_cfg.get('decode_head') or {}
+        if 'dilations' not in head:
+            raise KeyError(f'perceptual_segmentor config {config}: '
+                           'dilations given, but its decode_head has none')
+        head['dilations'] = tuple(int(d) for d in dilations)
     segmentor = MODELS.build(model_cfg)
     if checkpoint is not None:
         segmentor.load_state_dict(segmentor_state_dict(checkpoint),
