@@ -25,7 +25,7 @@ def _translator_options(tmp):
     for domain, root in (('source', 'gta'), ('target', 'cityscapes')):
         key = f'train_dataloader.dataset.{domain}'
         opts += [f'{key}.data_root={osp.join(tmp, root)}',
-                 f'{key}.pipeline.1.scale=(64,64)',
+                 f'{key}.pipeline.1.width=64',
                  f'{key}.pipeline.2.crop_size=(32,32)']
     return opts
 
