@@ -9,6 +9,8 @@ import sys
 import torch
 from mmengine.config import Config
 
+from tests.reference.original_recipes import (BDL_NO_SSL_STEPS_STOP,
+                                              BDL_SSL_STEPS_STOP)
 from tests.test_engine.test_hooks.test_self_training_hook import _options
 
 SEGMENTOR = 'configs/bdl/deeplabv2_r101_ssl_gta2cs.py'
@@ -33,7 +35,7 @@ def _translator_options(tmp):
 def _drive(repo_root, work, tmp):
     seg_opts = _options(tmp, osp.join(tmp, 'unused'), 2, '[]')
     cmd = [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
-           '--rounds', '2', '--ssl-steps', '1',
+           '--rounds', '2', '--ssl-steps', '1', '--no-ssl-iters', '2',
            '--segmentor-options', *seg_opts,
            '--translator-options', *_translator_options(tmp),
            '--label-options', '--batch-size', '2']
@@ -121,3 +123,37 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     again = _drive(repo_root, work, tmp)
     assert again.count(': done (') == len(steps)
     assert 'tools/train.py' not in again
+
+
+def test_round_lengths_and_perceptual_weights_are_bdls(repo_root, tmp_path):
+    """liyunsheng13/BDL README.md: the segmentors without SSL train 80k
+    iterations, the SSL ones 120k; each translator gets the last
+    segmentor's weights as BDL's perceptual network (cyclegan/deeplab.py)
+    sums them: the first two classifier convs, rates (6, 12)."""
+    work = osp.join(str(tmp_path), 'bdl')
+    proc = subprocess.run(
+        [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
+         '--rounds', '2', '--ssl-steps', '2', '--dry-run'],
+        cwd=repo_root, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=repo_root))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def max_iters(*parts):
+        return Config.fromfile(osp.join(work, *parts)).train_cfg.max_iters
+
+    assert max_iters('round0', 'segmentor.py') == BDL_NO_SSL_STEPS_STOP
+    for k in (1, 2):
+        rnd = osp.join(work, f'round{k}')
+        assert max_iters(rnd, 'segmentor0.py') == BDL_NO_SSL_STEPS_STOP
+        for n in (1, 2):
+            assert max_iters(rnd, f'segmentor{n}.py') == BDL_SSL_STEPS_STOP
+        perceptual = Config.fromfile(
+            osp.join(rnd, 'translator.py')).model.perceptual_segmentor
+        weights = osp.join(rnd, 'perceptual_segmentor.pth')
+        assert perceptual.checkpoint == weights
+        assert tuple(perceptual.dilations) == (6, 12)
+        converter = [line for line in proc.stdout.splitlines()
+                     if f'round{k}/perceptual_segmentor:' in line]
+        assert len(converter) == 1
+        assert 'tools/model_converters/original_deeplabv2.py' in converter[0]
+        assert converter[0].endswith(f'{weights} --num-rates 2')
