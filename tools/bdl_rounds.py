@@ -8,19 +8,27 @@ an ordinary tool call whose outputs feed the next by path (all under
 ``--work-dir W``)::
 
     W/round0/segmentor/            M^0: the segmentor config without
-                                   pseudo-labels on the original source
-                                   (skipped with --init-checkpoint)
+                                   pseudo-labels on the original source,
+                                   --no-ssl-iters iterations (BDL: 80k;
+                                   skipped with --init-checkpoint)
+    W/round<k>/perceptual_segmentor.pth
+                                   the last segmentor's weights as BDL's
+                                   perceptual network takes them (the first
+                                   len(perceptual_segmentor.dilations)
+                                   classifier convs)
     W/round<k>/translator.py       translator config of the round
     W/round<k>/translator/         tools/train.py: F_k, perceptual loss of
                                    the previous round's last segmentor
     W/round<k>/translated_source/  tools/translate_source.py: F_k(source)
     W/round<k>/pictures.png        tools/visualize_translation.py
     W/round<k>/segmentor0.py, segmentor0/
-                                   M_k^0 on the translated source, no SSL
+                                   M_k^0 on the translated source, no SSL,
+                                   --no-ssl-iters iterations
     W/round<k>/pseudo_labels<n>/   tools/gen_pseudo_labels.py: M_k^(n-1)
                                    on the target images (the config's rule)
     W/round<k>/segmentor<n>.py, segmentor<n>/
-                                   M_k^n: adversarial + SSL, n = 1..N
+                                   M_k^n: adversarial + SSL, n = 1..N, the
+                                   config's max_iters (BDL: 120k)
     W/rounds.json                  the steps done and their outputs
     W/round<k>/<step>.log          each step's output
 
@@ -29,7 +37,7 @@ Usage::
     python tools/bdl_rounds.py --work-dir W [--rounds 2] [--ssl-steps 2]
         [--segmentor-config configs/bdl/deeplabv2_r101_ssl_gta2cs.py]
         [--translator-config configs/bdl/cyclegan_perceptual_gta2cs.py]
-        [--init-checkpoint M0.pth] [--dry-run]
+        [--init-checkpoint M0.pth] [--no-ssl-iters 80000] [--dry-run]
         [--segmentor-options K=V ...] [--translator-options K=V ...]
         [--label-options --batch-size 4 ...]
 
@@ -57,6 +65,9 @@ from mmseg_uda.utils.atomic_io import atomic_write_text
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STATE_FILE = 'rounds.json'
+# BDL's README: segmentors without SSL stop at 80k iterations (with SSL: 120k,
+# the SSL config's own max_iters).
+NO_SSL_ITERS = 80000
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -78,6 +89,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='translator config')
     parser.add_argument('--init-checkpoint',
                         help='segmentor M0 (default: trained as round 0)')
+    parser.add_argument(
+        '--no-ssl-iters', type=int, default=NO_SSL_ITERS,
+        help='iterations of the segmentors trained without pseudo-labels '
+        f'(M0, M_k^0; BDL: {NO_SSL_ITERS}); the SSL runs keep the '
+        "segmentor config's train_cfg.max_iters (BDL: 120000)")
     parser.add_argument('--segmentor-options', nargs='+', action=DictAction,
                         default={}, help='KEY=VALUE overrides of the '
                         'segmentor config')
@@ -95,6 +111,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error(f'--rounds must be at least 1, got {args.rounds}')
     if args.ssl_steps < 0:
         parser.error(f'--ssl-steps must be >= 0, got {args.ssl_steps}')
+    if args.no_ssl_iters < 1:
+        parser.error(f'--no-ssl-iters must be >= 1, got {args.no_ssl_iters}')
     for what in ('segmentor_config', 'translator_config', 'init_checkpoint'):
         path = getattr(args, what)
         if path is not None and not osp.isfile(path):
@@ -150,7 +168,8 @@ def rule_arguments(rule: dict) -> List[str]:
 def segmentor_round_config(base: Config, out_dir: str,
                            translated: Optional[str],
                            labels: Optional[str],
-                           label_root: str = 'ssl_labels') -> Config:
+                           label_root: str = 'ssl_labels',
+                           no_ssl_iters: int = NO_SSL_ITERS) -> Config:
     """The segmentor config of a round.
 
     Args:
@@ -158,10 +177,14 @@ def segmentor_round_config(base: Config, out_dir: str,
         out_dir (str): The round's directory.
         translated (str, optional): Translated source images (None: the
             original source).
-        labels (str, optional): Initial pseudo-labels (None: no SSL term).
+        labels (str, optional): Initial pseudo-labels (None: no SSL term,
+            trained for ``no_ssl_iters``; else the config's ``max_iters``).
         label_root (str): The hook's ``label_root`` inside ``out_dir``.
+        no_ssl_iters (int): Iterations of a run without pseudo-labels.
     """
     cfg = copy.deepcopy(base)
+    if labels is None:
+        cfg.train_cfg.max_iters = no_ssl_iters
     dataset = cfg.train_dataloader.dataset
     if translated is not None:
         dataset.source.data_prefix.img_path = translated
@@ -176,12 +199,28 @@ def segmentor_round_config(base: Config, out_dir: str,
     return cfg
 
 
+def perceptual_num_rates(translator: Config) -> Optional[int]:
+    """How many classifier convs the translator's perceptual network sums.
+
+    ``len(model.perceptual_segmentor.dilations)`` (BDL: 2, rates 6 and 12);
+    None when the config keeps the segmentor's own classifier.
+    """
+    perceptual = translator.model.get('perceptual_segmentor') or {}
+    dilations = perceptual.get('dilations')
+    return None if dilations is None else len(dilations)
+
+
 def translator_round_config(base: Config, seg_config: str,
                             seg_checkpoint: str) -> Config:
-    """The translator config of a round: the perceptual loss of M_(k-1)."""
+    """The translator config of a round: the perceptual loss of M_(k-1).
+
+    ``seg_checkpoint`` holds the weights in the form the perceptual network
+    takes (see :func:`perceptual_num_rates`); ``dilations`` is kept.
+    """
     cfg = copy.deepcopy(base)
-    cfg.model.perceptual_segmentor = dict(config=seg_config,
-                                          checkpoint=seg_checkpoint)
+    perceptual = dict(cfg.model.get('perceptual_segmentor') or {})
+    perceptual.update(config=seg_config, checkpoint=seg_checkpoint)
+    cfg.model.perceptual_segmentor = perceptual
     return cfg
 
 
@@ -282,7 +321,8 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     # M0: adversarial training on the original source, no pseudo-labels
     seg_config = driver.write_config(
-        segmentor_round_config(seg_base, driver.path('round0'), None, None),
+        segmentor_round_config(seg_base, driver.path('round0'), None, None,
+                               no_ssl_iters=args.no_ssl_iters),
         'round0', 'segmentor.py')
     if args.init_checkpoint is not None:
         seg_ckpt = osp.abspath(args.init_checkpoint)
@@ -291,11 +331,20 @@ def main(argv: Optional[List[str]] = None) -> None:
                                 driver.path('round0', 'segmentor'))
 
     rule_args = rule_arguments(self_training_hook(seg_base).get('rule', {}))
+    num_rates = perceptual_num_rates(tr_base)
     for k in range(1, args.rounds + 1):
         rnd = f'round{k}'
-        # F_k: CycleGAN with the perceptual loss of the last segmentor
+        # F_k: CycleGAN with the perceptual loss of the last segmentor, in
+        # the form BDL's perceptual network uses (its first convs only)
+        perceptual_ckpt = seg_ckpt
+        if num_rates is not None:
+            perceptual_ckpt = driver.path(rnd, 'perceptual_segmentor.pth')
+            driver.step(f'{rnd}/perceptual_segmentor',
+                        ['tools/model_converters/original_deeplabv2.py',
+                         seg_ckpt, perceptual_ckpt,
+                         '--num-rates', str(num_rates)], perceptual_ckpt)
         tr_config = driver.write_config(
-            translator_round_config(tr_base, seg_config, seg_ckpt),
+            translator_round_config(tr_base, seg_config, perceptual_ckpt),
             rnd, 'translator.py')
         tr_ckpt = driver.train(f'{rnd}/translator', tr_config,
                                driver.path(rnd, 'translator'))
@@ -321,7 +370,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             seg_config = driver.write_config(
                 segmentor_round_config(seg_base, driver.path(rnd),
                                        osp.join(translated, 'images'),
-                                       labels, f'ssl_labels{n}'),
+                                       labels, f'ssl_labels{n}',
+                                       args.no_ssl_iters),
                 rnd, f'segmentor{n}.py')
             seg_ckpt = driver.train(f'{rnd}/segmentor{n}', seg_config,
                                     driver.path(rnd, f'segmentor{n}'))

@@ -1,4 +1,7 @@
-# ADVENT AdvEnt + MinEnt ensemble (45.5 mIoU GTA5 -> Cityscapes), test only:
+# ADVENT AdvEnt + MinEnt ensemble, test only. ADVENT's 45.5 mIoU GTA5 ->
+# Cityscapes (advent+minent_pretrained.yml) averages gta2cityscapes_advent.pth
+# with gta2cityscapes_minent_ER.pth, the MinEnt + ER model; a member trained
+# with deeplabv2_r101_minent_gta2cs.py is plain MinEnt (42.3), not that one.
 #   python tools/test.py THIS_CONFIG   (no CHECKPOINT argument)
 # Each member loads its own checkpoint (plain or UDA); set the paths below
 # or override them with --cfg-options model.members.0.checkpoint=PATH.

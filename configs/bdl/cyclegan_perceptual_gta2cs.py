@@ -14,24 +14,27 @@ model = dict(
     # translation terms 0.1, from the segmentor of round 0.
     perceptual_rec_weight=10.0,
     perceptual_translation_weight=0.1,
+    # BDL's perceptual network (cyclegan/deeplab.py) is the segmentation
+    # network with a classifier that returns inside its loop: it sums only
+    # the convs of rates 6 and 12 of the four the segmentor was trained with
+    # (model/deeplab.py sums all four). Its weights are the segmentor's with
+    # the first two classifier convs: tools/model_converters/
+    # original_deeplabv2.py SEGMENTOR.pth OUT.pth --num-rates 2 (BDL's own
+    # files or checkpoints of ours; tools/bdl_rounds.py does it per round).
     perceptual_segmentor=dict(
         config='configs/bdl/deeplabv2_r101_ssl_gta2cs.py',
-        checkpoint='work_dirs/bdl/round0_segmentor.pth'))
+        checkpoint='work_dirs/bdl/round0_perceptual_segmentor.pth',
+        dilations=(6, 12)))
 
-# CycleGAN's scale_width_and_crop: scale the width to 1024 (bicubic) keeping
-# the aspect ratio, random 452x452 crop, random horizontal flip. A keep-ratio
-# Resize to (1024, 1024) scales the long side to 1024, which is the width
-# for the landscape GTA5 (1914x1052) and Cityscapes (2048x1024) images.
+# CycleGAN's scale_width_and_crop: scale the width to 1024 (bicubic), the
+# height truncated (1914x1052 GTA5 -> 1024x562, Cityscapes -> 1024x512),
+# random 452x452 crop, random horizontal flip.
 load_size = 1024
 fine_size = 452
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(
-        type='Resize',
-        scale=(load_size, load_size),
-        keep_ratio=True,
-        interpolation='bicubic',
-        backend='pillow'),
+    dict(type='ScaleWidth', width=load_size, interpolation='bicubic',
+         backend='pillow'),
     dict(type='RandomCrop', crop_size=(fine_size, fine_size)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackSegInputs'),
@@ -58,15 +61,15 @@ train_dataloader = dict(
         source=source_train_dataset,
         target=target_train_dataset))
 
-# 10 + 10 epochs of CycleGAN's unaligned dataset (length max(|A|, |B|) =
-# 24966 GTA5 images) at batch 4: ceil(24966 / 4) = 6242 iterations per
-# epoch. lr constant for 10 epochs, then linear decay to 0 over 10 epochs
-# (per iteration here; CycleGAN steps it once per epoch).
+# --niter 10 --niter_decay 10: 20 epochs of CycleGAN's unaligned dataset
+# (length max(|A|, |B|) = 24966 GTA5 images) at batch 4: ceil(24966 / 4) =
+# 6242 iterations per epoch. The lr follows CycleGAN's get_scheduler lambda
+# rule stepped once per epoch: 1 for epochs 1-9, then (20 - e) / 11 for
+# epoch e = 10..20 (the last epoch runs at lr 0).
 gta_images = 24966
 iters_per_epoch = (gta_images + 4 - 1) // 4
-constant_iters = 10 * iters_per_epoch
-decay_iters = 10 * iters_per_epoch
-max_iters = constant_iters + decay_iters
+niter, niter_decay = 10, 10
+max_iters = (niter + niter_decay) * iters_per_epoch
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters + 1)
 val_cfg = None
@@ -75,19 +78,10 @@ val_evaluator = None
 test_cfg = None
 test_dataloader = None
 test_evaluator = None
-param_scheduler = dict(
-    generators=[
-        dict(type='ConstantLR', factor=1.0, begin=0, end=constant_iters,
-             by_epoch=False),
-        dict(type='LinearLR', start_factor=1.0, end_factor=0.0,
-             begin=constant_iters, end=max_iters, by_epoch=False),
-    ],
-    discriminators=[
-        dict(type='ConstantLR', factor=1.0, begin=0, end=constant_iters,
-             by_epoch=False),
-        dict(type='LinearLR', start_factor=1.0, end_factor=0.0,
-             begin=constant_iters, end=max_iters, by_epoch=False),
-    ])
+cyclegan_lr = dict(
+    type='EpochLinearDecayLR', niter=niter, niter_decay=niter_decay,
+    iters_per_epoch=iters_per_epoch, by_epoch=False)
+param_scheduler = dict(generators=[cyclegan_lr], discriminators=[cyclegan_lr])
 # one checkpoint per epoch (BDL: --save_epoch_freq 1), the last two kept,
 # and the final one always saved
 default_hooks = dict(

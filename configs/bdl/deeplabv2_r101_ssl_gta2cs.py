@@ -76,5 +76,10 @@ custom_hooks = [
         rule=pseudo_label_rule,
         initial_labels=initial_pseudo_labels),
 ]
-# BDL stops the SSL run at 120k of the 250k-iteration poly schedule
-train_cfg = dict(max_iters=120000)
+# BDL stops the SSL run at 120k of the 250k-iteration poly schedule (README;
+# the runs without pseudo-labels stop at 80k: tools/bdl_rounds.py
+# --no-ssl-iters). BDL.py saves a snapshot every --save-pred-every = 10000
+# iterations (options/train_options.py): validate and checkpoint at that.
+snapshot_interval = 10000
+train_cfg = dict(max_iters=120000, val_interval=snapshot_interval)
+default_hooks = dict(checkpoint=dict(interval=snapshot_interval))

@@ -4,7 +4,11 @@
 # Step 3: this config: AdvEnt again, from the ImageNet init (not from the
 # stage-1 weights), with the easy split + its pseudo-labels as "source" and
 # the hard split as "target", both at 1024x512; everything else (losses,
-# weights 0.001/0.0002, optimizers, poly schedule, 120k stop) is AdvEnt's.
+# weights 0.001/0.0002, optimizers, poly schedule, 120k stop, a validation
+# every 2000 iterations keeping the best) is AdvEnt's. A ranking without
+# --rare-normalize is IntraDA's 46.3 setting (intrada_trained.yml), with it
+# the 47.0 one (intrada_trained_withnorm.yml; IntraDA's README command
+# `--normalize False` turns it on: the flag is type=bool).
 rank_dir = 'work_dirs/intrada_rank'  # --work-dir of tools/rank_targets.py
 
 _base_ = ['../advent/deeplabv2_r101_advent_gta2cs.py']

@@ -1,3 +1,4 @@
 """Engine components: registering them in mmseg's registries on import."""
 from .hooks import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403
+from .schedulers import *  # noqa: F401,F403

@@ -16,6 +16,7 @@ from mmseg_uda.evaluation.metrics.ranking_io import (image_key,
                                                      rare_normalizer,
                                                      read_lines, read_scores,
                                                      split_ranking)
+from tests.reference.intrada_entropy import intrada_score, parse_normalize
 
 
 def test_entropy_map_values():
@@ -40,7 +41,33 @@ def test_score_logits_rare_classes_and_argmax():
     p = math.exp(5) / (math.exp(5) + 18)
     q = 1 / (math.exp(5) + 18)
     by_hand = -(p * math.log2(p) + 18 * q * math.log2(q)) / math.log2(19)
-    assert entropy == pytest.approx(by_hand, rel=1e-5)
+    # IntraDA's score: averaged over the 19 classes as well
+    assert entropy == pytest.approx(by_hand / 19, rel=1e-5)
+
+
+@pytest.mark.parametrize('rare', [False, True])
+def test_scores_are_intradas(rare):
+    """feipan664/IntraDA entropy_rank/entropy.py (re-stated in
+    tests/reference/intrada_entropy.py): the mean over classes and pixels of
+    ADVENT's weighted self-information map, times the rare-class normaliser
+    with normalisation; not 19x that."""
+    gen = torch.Generator().manual_seed(0)
+    for scale in (0.5, 3.0, 20.0):
+        logits = torch.randn(19, 64, 128, generator=gen) * scale
+        logits[3, :8] += 30  # a rare class present
+        entropy, present, _ = score_logits(logits)
+        score = entropy * (rare_normalizer(len(present)) if rare else 1.0)
+        expected = intrada_score(logits[None], normalize=rare)
+        assert score == pytest.approx(expected, rel=1e-6, abs=1e-12)
+
+
+def test_intradas_normalize_flag_is_on_with_false():
+    """IntraDA's README runs ``entropy.py --normalize False``; the flag is
+    ``type=bool`` and ``bool('False')`` is True: that command ranks with the
+    normaliser (our ``--rare-normalize``, the 47.0 setting); without the
+    flag it ranks without (our default, the 46.3 setting)."""
+    assert parse_normalize(['--normalize', 'False']) is True
+    assert parse_normalize([]) is False
 
 
 def test_rare_normalizer_and_rounding():
@@ -85,11 +112,9 @@ def test_metric_writes_splits_scores_and_pseudo_labels(tmp_path, rare):
     expected = {}
     for s in samples:
         logits = s['seg_logits']['data']
-        prob = logits.softmax(0).double().numpy()
-        ent = (-(prob * np.log2(prob + 1e-30)).sum(0) / np.log2(19)).mean()
+        # IntraDA's entropy_rank/entropy.py, re-stated
+        score = intrada_score(logits[None], normalize=rare)
         pred = logits.argmax(0).numpy()
-        n = len(set(np.unique(pred).tolist()) & set(RARE_CLASSES))
-        score = ent * ((11 - n) / 11 + 0.5 if rare else 1.0)
         expected[image_key(s['img_path'])] = (score, pred)
     ranked = sorted(expected, key=lambda k: expected[k][0])
     easy = read_lines(osp.join(out, 'easy_split.txt'))

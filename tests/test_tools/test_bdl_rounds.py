@@ -6,8 +6,11 @@ import os.path as osp
 import subprocess
 import sys
 
+import torch
 from mmengine.config import Config
 
+from tests.reference.original_recipes import (BDL_NO_SSL_STEPS_STOP,
+                                              BDL_SSL_STEPS_STOP)
 from tests.test_engine.test_hooks.test_self_training_hook import _options
 
 SEGMENTOR = 'configs/bdl/deeplabv2_r101_ssl_gta2cs.py'
@@ -24,7 +27,7 @@ def _translator_options(tmp):
     for domain, root in (('source', 'gta'), ('target', 'cityscapes')):
         key = f'train_dataloader.dataset.{domain}'
         opts += [f'{key}.data_root={osp.join(tmp, root)}',
-                 f'{key}.pipeline.1.scale=(64,64)',
+                 f'{key}.pipeline.1.width=64',
                  f'{key}.pipeline.2.crop_size=(32,32)']
     return opts
 
@@ -32,7 +35,7 @@ def _translator_options(tmp):
 def _drive(repo_root, work, tmp):
     seg_opts = _options(tmp, osp.join(tmp, 'unused'), 2, '[]')
     cmd = [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
-           '--rounds', '2', '--ssl-steps', '1',
+           '--rounds', '2', '--ssl-steps', '1', '--no-ssl-iters', '2',
            '--segmentor-options', *seg_opts,
            '--translator-options', *_translator_options(tmp),
            '--label-options', '--batch-size', '2']
@@ -58,7 +61,8 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     steps = ['round0/segmentor']
     for k in (1, 2):
         steps += [f'round{k}/{s}' for s in (
-            'translator', 'translate', 'pictures', 'segmentor0',
+            'perceptual_segmentor', 'translator', 'translate', 'pictures',
+            'segmentor0',
             'pseudo_labels1', 'segmentor1')]
     assert sorted(state) == sorted(steps)
     gta = sorted(os.listdir(osp.join(tmp, 'gta', 'images')))
@@ -70,9 +74,21 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     for k in (1, 2):
         rnd = osp.join(work, f'round{k}')
         assert osp.isfile(state[f'round{k}/translator']['output'])
-        # F_k learns with the perceptual loss of the last segmentor
+        # F_k learns with the perceptual loss of the last segmentor, as
+        # BDL's perceptual network: its classifier's first two convs
         translator = Config.fromfile(osp.join(rnd, 'translator.py'))
-        assert translator.model.perceptual_segmentor.checkpoint == seg_ckpt
+        perceptual = translator.model.perceptual_segmentor
+        assert perceptual.checkpoint == osp.join(rnd,
+                                                 'perceptual_segmentor.pth')
+        assert tuple(perceptual.dilations) == (6, 12)
+        last = torch.load(seg_ckpt, map_location='cpu',
+                          weights_only=False)['state_dict']
+        first_two = torch.load(perceptual.checkpoint, weights_only=True)
+        heads = sorted({k.split('.')[2] for k in first_two['state_dict']
+                        if k.startswith('decode_head.convs.')})
+        assert heads == ['0', '1']
+        for key, value in first_two['state_dict'].items():
+            assert torch.equal(value, last[f'segmentor.{key}']), key
         assert sorted(os.listdir(osp.join(rnd, 'translated_source',
                                           'images'))) == gta
         assert osp.isfile(osp.join(rnd, 'translated_source',
@@ -107,3 +123,37 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     again = _drive(repo_root, work, tmp)
     assert again.count(': done (') == len(steps)
     assert 'tools/train.py' not in again
+
+
+def test_round_lengths_and_perceptual_weights_are_bdls(repo_root, tmp_path):
+    """liyunsheng13/BDL README.md: the segmentors without SSL train 80k
+    iterations, the SSL ones 120k; each translator gets the last
+    segmentor's weights as BDL's perceptual network (cyclegan/deeplab.py)
+    sums them: the first two classifier convs, rates (6, 12)."""
+    work = osp.join(str(tmp_path), 'bdl')
+    proc = subprocess.run(
+        [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
+         '--rounds', '2', '--ssl-steps', '2', '--dry-run'],
+        cwd=repo_root, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=repo_root))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def max_iters(*parts):
+        return Config.fromfile(osp.join(work, *parts)).train_cfg.max_iters
+
+    assert max_iters('round0', 'segmentor.py') == BDL_NO_SSL_STEPS_STOP
+    for k in (1, 2):
+        rnd = osp.join(work, f'round{k}')
+        assert max_iters(rnd, 'segmentor0.py') == BDL_NO_SSL_STEPS_STOP
+        for n in (1, 2):
+            assert max_iters(rnd, f'segmentor{n}.py') == BDL_SSL_STEPS_STOP
+        perceptual = Config.fromfile(
+            osp.join(rnd, 'translator.py')).model.perceptual_segmentor
+        weights = osp.join(rnd, 'perceptual_segmentor.pth')
+        assert perceptual.checkpoint == weights
+        assert tuple(perceptual.dilations) == (6, 12)
+        converter = [line for line in proc.stdout.splitlines()
+                     if f'round{k}/perceptual_segmentor:' in line]
+        assert len(converter) == 1
+        assert 'tools/model_converters/original_deeplabv2.py' in converter[0]
+        assert converter[0].endswith(f'{weights} --num-rates 2')

@@ -41,7 +41,7 @@ def _options(tmp_path):
     for domain, root in (('source', gta), ('target', cs)):
         key = f'train_dataloader.dataset.{domain}'
         opts += [f'{key}.data_root={root}',
-                 f'{key}.pipeline.1.scale=(64,64)',
+                 f'{key}.pipeline.1.width=64',
                  f'{key}.pipeline.2.crop_size=(32,32)']
     return opts
 

@@ -154,3 +154,38 @@ def test_missing_source_file_is_named(repo_root, tmp_path):
     assert proc.returncode != 0
     assert missing in proc.stderr
     assert not osp.exists(osp.join(tmp_path, 'out.pth'))
+
+
+def test_checkpoint_of_ours_keeps_the_first_convs(repo_root, tmp_path):
+    """A UDA checkpoint of ours with --num-rates 2: the segmentor's weights
+    with the main classifier's first two convs, the form BDL's perceptual
+    network (cyclegan/deeplab.py) uses, loadable into dilations=(6, 12)."""
+    torch.manual_seed(0)
+    model = build_deeplabv2(depth=50, multi_level=False)
+    state = {f'segmentor.{k}': v for k, v in model.state_dict().items()}
+    state['discriminators.main.0.weight'] = torch.zeros(2)
+    src = osp.join(tmp_path, 'uda.pth')
+    torch.save(dict(state_dict=state, meta=dict(iter=2)), src)
+    dst = osp.join(tmp_path, 'perceptual.pth')
+    subprocess.run([
+        sys.executable,
+        osp.join(repo_root, 'tools/model_converters/original_deeplabv2.py'),
+        src, dst, '--num-rates', '2'
+    ], check=True, cwd=repo_root)
+    ckpt = torch.load(dst, weights_only=True)
+    converted = ckpt['state_dict']
+    assert {k.split('.')[2] for k in converted
+            if k.startswith('decode_head.convs.')} == {'0', '1'}
+    assert not any(k.startswith(('segmentor.', 'discriminators.'))
+                   for k in converted)
+    two_rates = build_deeplabv2(depth=50, multi_level=False,
+                                dilations=(6, 12)).eval()
+    two_rates.load_state_dict(converted, strict=True)
+    model.eval()
+    x = torch.randn(1, 3, 41, 57) * 50
+    with torch.no_grad():
+        feats = model.extract_feat(x)
+        head = model.decode_head
+        expected = head.convs[0](feats[1]) + head.convs[1](feats[1])
+        _, main = _logits(two_rates, x)
+    assert (main - expected).abs().max() < 1e-4

@@ -9,14 +9,24 @@ ImageNet/COCO init files). DST is an mmseg checkpoint (``state_dict`` +
 ``configs/_base_/models/deeplabv2_r101.py`` (init files: ``backbone.*`` only,
 loaded through the backbone's ``init_cfg``). ``meta`` holds only plain types,
 so DST loads under torch's default ``weights_only=True``.
+
+SRC may also be a checkpoint of ours (a segmentor, or a UDA model whose
+``segmentor.*`` keys are kept): with ``--num-rates N`` its main classifier
+keeps its first N convs. BDL's perceptual network (``cyclegan/deeplab.py``)
+sums only the first two convs of the segmentor it is given: ``--num-rates 2``
+writes its weights, for ``perceptual_segmentor.dilations=(6, 12)``.
 """
 import argparse
 import os.path as osp
+from typing import Optional
 
 import torch
 
-from mmseg_uda.utils import convert_original_deeplabv2
+from mmseg_uda.utils import (convert_original_deeplabv2, keep_first_rates,
+                             mmengine_checkpoint_globals)
 from mmseg_uda.utils.atomic_io import atomic_write
+
+UDA_PREFIX = 'segmentor.'
 
 
 def parse_args() -> argparse.Namespace:
@@ -28,8 +38,9 @@ def parse_args() -> argparse.Namespace:
         '--num-rates',
         type=int,
         default=None,
-        help='keep only the first N convs of each classifier; AdaptSegNet '
-        'published models sum only 2 of the 4 they hold: use 2 with '
+        help='keep only the first N convs of each classifier (of the main '
+        'one for a checkpoint of ours); AdaptSegNet published models and '
+        "BDL's perceptual network sum only 2 of the 4 they hold: use 2 with "
         'dilations=(6, 12)')
     parser.add_argument(
         '--keep-init-classifier',
@@ -43,7 +54,9 @@ def load_original(path: str) -> dict:
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path}')
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
+        # checkpoints of ours hold mmengine's runtime types beside tensors
+        with mmengine_checkpoint_globals():
+            obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # noqa: BLE001 - re-raised with the file named
         raise RuntimeError(f'cannot read {path} as a state dict of tensors: '
                            f'{e}') from e
@@ -56,12 +69,32 @@ def load_original(path: str) -> dict:
     return obj
 
 
+def is_mmseg_state_dict(state_dict: dict) -> bool:
+    """Whether the keys are ours (``backbone.*``, ``segmentor.*``)."""
+    return any(k.startswith(('backbone.', UDA_PREFIX)) for k in state_dict)
+
+
+def convert_mmseg(state_dict: dict, num_rates: Optional[int]) -> tuple:
+    """A checkpoint of ours: the segmentor's keys, first convs kept."""
+    if any(k.startswith(UDA_PREFIX) for k in state_dict):
+        state_dict = {k[len(UDA_PREFIX):]: v for k, v in state_dict.items()
+                      if k.startswith(UDA_PREFIX)}
+    if num_rates is not None:
+        state_dict = keep_first_rates(state_dict, num_rates)
+    return state_dict, dict(levels='mmseg', num_rates=num_rates,
+                            init_file=False)
+
+
 def main() -> None:
     args = parse_args()
-    state_dict, info = convert_original_deeplabv2(
-        load_original(args.src),
-        num_rates=args.num_rates,
-        keep_init_classifier=args.keep_init_classifier)
+    source = load_original(args.src)
+    if is_mmseg_state_dict(source):
+        state_dict, info = convert_mmseg(source, args.num_rates)
+    else:
+        state_dict, info = convert_original_deeplabv2(
+            source,
+            num_rates=args.num_rates,
+            keep_init_classifier=args.keep_init_classifier)
     meta = dict(converted_from=osp.basename(args.src), **info)
     # Written next to DST and renamed, so DST is never half-written.
     atomic_write(args.dst,

@@ -46,6 +46,11 @@ param_scheduler = dict(
 # segmentor and discriminators are wrapped in DDP separately
 model_wrapper_cfg = dict(
     type='MMSeparateDistributedDataParallel', find_unused_parameters=False)
-# the originals report the best validation snapshot
+# The originals report the best validation snapshot. AdaptSegNet saves one
+# every 5000 iterations (train_gta2cityscapes_multi.py: SAVE_PRED_EVERY):
+# validate and checkpoint at that interval.
+snapshot_interval = 5000
+train_cfg = dict(val_interval=snapshot_interval)
 default_hooks = dict(
-    checkpoint=dict(save_best='mIoU', rule='greater'))
+    checkpoint=dict(
+        interval=snapshot_interval, save_best='mIoU', rule='greater'))

@@ -14,4 +14,8 @@ optim_wrapper = dict(
     segmentor=_base_.optim_wrapper.segmentor)
 param_scheduler = dict(
     _delete_=True, segmentor=_base_.param_scheduler.segmentor)
-train_cfg = dict(max_iters=120000)  # ADVENT's EARLY_STOP
+# ADVENT's EARLY_STOP; a snapshot evaluated every TEST.SNAPSHOT_STEP = 2000
+# iterations, the best reported (advent/domain_adaptation/config.py)
+snapshot_interval = 2000
+train_cfg = dict(max_iters=120000, val_interval=snapshot_interval)
+default_hooks = dict(checkpoint=dict(interval=snapshot_interval))

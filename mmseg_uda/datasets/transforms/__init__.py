@@ -1,4 +1,5 @@
 """Data transforms of mmseg_uda (registered in mmseg's ``TRANSFORMS``)."""
 from .load_pseudo_labels import LoadPseudoLabels
+from .scale_width import ScaleWidth
 
-__all__ = ['LoadPseudoLabels']
+__all__ = ['LoadPseudoLabels', 'ScaleWidth']

@@ -26,6 +26,19 @@ from .ranking_io import (image_key, per_image_path, prediction_path,
 RARE_CLASSES = (3, 4, 5, 6, 7, 9, 12, 14, 15, 16, 17)
 
 
+def self_information_map(logits: Tensor) -> Tensor:
+    """ADVENT's weighted self-information ``-p log2(p + 1e-30) / log2(C)``.
+
+    Args:
+        logits (Tensor): (C, H, W) logits.
+
+    Returns:
+        Tensor: (C, H, W) map; its sum over classes is the normalised
+        entropy.
+    """
+    return _information(logits) / math.log2(logits.shape[0])
+
+
 def entropy_map(logits: Tensor) -> Tensor:
     """Normalised entropy ``-sum_c p log2(p + 1e-30) / log2(C)`` per pixel.
 
@@ -35,15 +48,24 @@ def entropy_map(logits: Tensor) -> Tensor:
     Returns:
         Tensor: (H, W) entropy in [0, 1].
     """
+    return _information(logits).sum(dim=0) / math.log2(logits.shape[0])
+
+
+def _information(logits: Tensor) -> Tensor:
+    """``-p log2(p + 1e-30)`` of the softmax over dim 0, in float32."""
     prob = logits.float().softmax(dim=0)
-    info = -prob * torch.log2(prob + 1e-30)
-    return info.sum(dim=0) / math.log2(logits.shape[0])
+    return -prob * torch.log2(prob + 1e-30)
 
 
 def score_logits(logits: Tensor, rare_classes: Sequence[int] = RARE_CLASSES,
                  pred: Optional[Tensor] = None
                  ) -> Tuple[float, List[int], np.ndarray]:
-    """Mean entropy, rare classes present in the argmax, and the argmax.
+    """IntraDA's score, rare classes present in the argmax, and the argmax.
+
+    The score is what IntraDA's ``entropy_rank/entropy.py`` writes: the mean
+    of the weighted self-information map over classes and pixels
+    (``prob_2_entropy(softmax).mean()``), i.e. the mean normalised entropy
+    divided by the number of classes.
 
     Args:
         logits (Tensor): (C, H, W) logits at the scoring resolution.
@@ -53,10 +75,10 @@ def score_logits(logits: Tensor, rare_classes: Sequence[int] = RARE_CLASSES,
             channel argmax of a large map is not free on the CPU.
 
     Returns:
-        tuple: mean normalised entropy (float), sorted rare classes present
-        (list[int]), argmax (np.ndarray, uint8, (H, W)).
+        tuple: the score (float), sorted rare classes present (list[int]),
+        argmax (np.ndarray, uint8, (H, W)).
     """
-    entropy = float(entropy_map(logits).mean())
+    entropy = float(self_information_map(logits).mean())
     if pred is None:
         pred = logits.argmax(dim=0)
     elif tuple(pred.shape[-2:]) != tuple(logits.shape[-2:]):
@@ -98,10 +120,9 @@ class EntropyRanker(BaseMetric):
     ``int(N * easy_ratio)``), ``hard_split.txt``, ``scores.csv`` and the
     easy split's pseudo-labels.
 
-    Score: mean over pixels of the normalised entropy, in [0, 1]. IntraDA
-    averages the weighted self-information map over classes too, i.e. its
-    scores are ours divided by C; the ranking is the same. With
-    ``rare_normalize`` the score is multiplied by
+    Score: IntraDA's, the mean of the weighted self-information map over
+    classes and pixels (the mean normalised entropy divided by C, in
+    [0, 1 / C]). With ``rare_normalize`` the score is multiplied by
     ``(n_rare - n_rare_present) / n_rare + 0.5``.
 
     Args:

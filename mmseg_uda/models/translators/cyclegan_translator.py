@@ -89,7 +89,13 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
 
     ``sem`` is the frozen perceptual segmentor's main logits at feature
     resolution for the image in the segmentor's input format, and ``d``
-    :func:`perceptual_distance`. The perceptual segmentor is not a child
+    :func:`perceptual_distance`. BDL's perceptual network
+    (``cyclegan/deeplab.py``) is its segmentor whose classifier returns
+    inside its loop: it sums only the convs of rates 6 and 12, where the
+    segmentor itself (``model/deeplab.py``) sums all four. Configure it
+    with ``perceptual_segmentor.dilations=(6, 12)`` and weights holding
+    the first two convs (``tools/model_converters/original_deeplabv2.py
+    --num-rates 2``). The perceptual segmentor is not a child
     module: it is not in the state dict (checkpoints stay small and load
     without it), no optimizer sees it, it stays in eval mode with
     ``requires_grad=False``, and it follows the model's device and dtype.
@@ -101,9 +107,11 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         generator (dict): Config of one generator (both directions).
         discriminator (dict): Config of one discriminator (both domains).
         perceptual_segmentor (dict, optional): ``dict(config=PATH,
-            checkpoint=PATH or None)``: the segmentor of the config (its
-            ``model.segmentor`` for a UDA model) with that checkpoint (UDA
-            checkpoints' ``segmentor.*`` keys are mapped). None disables
+            checkpoint=PATH or None, dilations=None)``: the segmentor of the
+            config (its ``model.segmentor`` for a UDA model) with that
+            checkpoint (UDA checkpoints' ``segmentor.*`` keys are mapped);
+            ``dilations`` replaces its main classifier's rates (BDL's
+            perceptual DeepLab sums only rates ``(6, 12)``). None disables
             the perceptual terms (plain CycleGAN).
         gan_loss (str): ``'lsgan'`` (MSE, CycleGAN's default) or
             ``'vanilla'`` (BCE with logits).
@@ -156,14 +164,25 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         })
         frozen = None
         if perceptual_segmentor is not None:
-            unknown = set(perceptual_segmentor) - {'config', 'checkpoint'}
+            unknown = set(perceptual_segmentor) - {
+                'config', 'checkpoint', 'dilations'}
             if 'config' not in perceptual_segmentor or unknown:
                 raise KeyError(
                     'perceptual_segmentor must be dict(config=PATH, '
-                    f'checkpoint=PATH or None), got {perceptual_segmentor}')
+                    'checkpoint=PATH or None, dilations=None), got '
+                    f'{perceptual_segmentor}')
             frozen = build_frozen_segmentor(
                 perceptual_segmentor['config'],
-                perceptual_segmentor.get('checkpoint'))
+                perceptual_segmentor.get('checkpoint'),
+                perceptual_segmentor.get('dilations'))
+            # The segmentor's input format, read once: non-persistent
+            # buffers follow the device without a host round trip per call.
+            fmt = segmentor_input_format(frozen)
+            self.register_buffer('_perceptual_mean', fmt['mean'],
+                                 persistent=False)
+            self.register_buffer('_perceptual_std', fmt['std'],
+                                 persistent=False)
+            self._perceptual_bgr = fmt['bgr']
         # Not registered as a child: outside state_dict, optimizers, DDP.
         object.__setattr__(self, '_perceptual_segmentor', frozen)
 
@@ -200,8 +219,9 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         seg = self._perceptual_segmentor
         if seg is None:
             raise RuntimeError('no perceptual_segmentor was configured')
-        inputs = unit_rgb_to_segmentor_input(images,
-                                             **segmentor_input_format(seg))
+        inputs = unit_rgb_to_segmentor_input(
+            images, mean=self._perceptual_mean, std=self._perceptual_std,
+            bgr=self._perceptual_bgr)
         return seg(inputs, mode='tensor')
 
     # -- the maths ---------------------------------------------------------

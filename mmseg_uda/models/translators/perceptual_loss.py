@@ -7,7 +7,7 @@ logit map is instance-normalised (``InstanceNorm2d(num_classes,
 affine=False)``) before the mean squared difference.
 """
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -23,10 +23,11 @@ from mmseg_uda.utils.checkpoint_globals import mmengine_checkpoint_globals
 CAFFE_BGR_MEAN = (104.00698793, 116.66876762, 122.67891434)
 
 
-def unit_rgb_to_segmentor_input(images: Tensor,
-                                mean: Sequence[float] = CAFFE_BGR_MEAN,
-                                std: Sequence[float] = (1.0, 1.0, 1.0),
-                                bgr: bool = True) -> Tensor:
+def unit_rgb_to_segmentor_input(
+        images: Tensor,
+        mean: Union[Sequence[float], Tensor] = CAFFE_BGR_MEAN,
+        std: Union[Sequence[float], Tensor] = (1.0, 1.0, 1.0),
+        bgr: bool = True) -> Tensor:
     """Turn translator images into what the segmentor was trained on.
 
     Translator images are RGB in [-1, 1]. They are mapped to [0, 255]
@@ -37,8 +38,10 @@ def unit_rgb_to_segmentor_input(images: Tensor,
 
     Args:
         images (Tensor): RGB images in [-1, 1], shape (N, 3, H, W).
-        mean (Sequence[float]): Per-channel mean of the segmentor input.
-        std (Sequence[float]): Per-channel std of the segmentor input.
+        mean (Sequence[float] | Tensor): Per-channel mean of the segmentor
+            input. A tensor on the images' device is used without a copy
+            (no host round trip per call).
+        std (Sequence[float] | Tensor): Per-channel std, likewise.
         bgr (bool): Whether the segmentor takes BGR images.
 
     Returns:
@@ -49,8 +52,10 @@ def unit_rgb_to_segmentor_input(images: Tensor,
                          f'{tuple(images.shape)}')
     x = images.flip(1) if bgr else images
     x = (x + 1.0) * 127.5
-    mean_t = x.new_tensor(mean).view(1, -1, 1, 1)
-    std_t = x.new_tensor(std).view(1, -1, 1, 1)
+    mean_t = torch.as_tensor(mean, dtype=x.dtype,
+                             device=x.device).view(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=x.dtype,
+                            device=x.device).view(1, -1, 1, 1)
     return (x - mean_t) / std_t
 
 
@@ -80,12 +85,18 @@ def segmentor_input_format(segmentor: nn.Module) -> dict:
     A ``SegDataPreProcessor`` normalises images loaded as BGR, converted to
     RGB first when ``bgr_to_rgb``. Without normalisation settings the
     originals' caffe-style format is assumed.
+
+    Returns:
+        dict: ``mean`` and ``std`` as float32 tensors of shape (C,) (copies
+        of the preprocessor's, on its device; read without a host round
+        trip) and ``bgr`` (bool).
     """
     pre = getattr(segmentor, 'data_preprocessor', None)
     if pre is None or not getattr(pre, '_enable_normalize', False):
-        return dict(mean=CAFFE_BGR_MEAN, std=(1.0, 1.0, 1.0), bgr=True)
-    return dict(mean=pre.mean.flatten().tolist(),
-                std=pre.std.flatten().tolist(),
+        return dict(mean=torch.tensor(CAFFE_BGR_MEAN),
+                    std=torch.ones(len(CAFFE_BGR_MEAN)), bgr=True)
+    return dict(mean=pre.mean.detach().flatten().clone(),
+                std=pre.std.detach().flatten().clone(),
                 bgr=not pre.channel_conversion)
 
 
@@ -112,8 +123,10 @@ def segmentor_state_dict(checkpoint: str) -> dict:
     return state
 
 
-def build_frozen_segmentor(config: str,
-                           checkpoint: Optional[str] = None) -> nn.Module:
+def build_frozen_segmentor(
+        config: str,
+        checkpoint: Optional[str] = None,
+        dilations: Optional[Sequence[int]] = None) -> nn.Module:
     """Build the segmentor of an mmseg_uda config, load it and freeze it.
 
     Args:
@@ -121,13 +134,19 @@ def build_frozen_segmentor(config: str,
             is a UDA model, else its ``model``.
         checkpoint (str, optional): Segmentor or UDA checkpoint (weights
             loaded strictly). None keeps the initial weights (tests only).
+        dilations (Sequence[int], optional): Replace the main classifier's
+            ``decode_head.dilations``. BDL's perceptual network
+            (``cyclegan/deeplab.py``) sums only the convs of rates 6 and 12:
+            ``(6, 12)``, with a checkpoint that holds only those two convs
+            (see :func:`mmseg_uda.utils.keep_first_rates`).
 
     Returns:
         nn.Module: The segmentor in eval mode with ``requires_grad=False``.
 
     Raises:
         FileNotFoundError: If the config or the checkpoint is missing.
-        KeyError: If the config has no ``model``.
+        KeyError: If the config has no ``model``, or ``dilations`` is
+            given for a model whose ``decode_head`` has none.
     """
     if not osp.isfile(config):
         raise FileNotFoundError(
@@ -136,6 +155,12 @@ def build_frozen_segmentor(config: str,
     if 'model' not in cfg:
         raise KeyError(f'perceptual_segmentor config {config} has no model')
     model_cfg = cfg.model.get('segmentor', cfg.model)
+    if dilations is not None:
+        head = model_cfg.get('decode_head') or {}
+        if 'dilations' not in head:
+            raise KeyError(f'perceptual_segmentor config {config}: '
+                           'dilations given, but its decode_head has none')
+        head['dilations'] = tuple(int(d) for d in dilations)
     segmentor = MODELS.build(model_cfg)
     if checkpoint is not None:
         segmentor.load_state_dict(segmentor_state_dict(checkpoint),

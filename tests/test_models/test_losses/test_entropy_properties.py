@@ -193,16 +193,19 @@ def test_loss_is_the_mean_over_pixels(logits, weight, random):
 
 @PROPS
 @given(logit_arrays)
-def test_ranker_score_is_the_mean_of_the_entropy_map(logits):
+def test_ranker_score_is_the_mean_of_the_entropy_map_over_classes(logits):
+    # IntraDA's score: the entropy map's mean divided by the class count
     logits = torch.from_numpy(logits)
     for image in logits:
+        num_classes = image.shape[0]
         score, _, pred = score_logits(image)
-        assert 0 <= score <= 1 + ATOL
-        assert abs(score - entropy_map(image).mean().item()) <= ATOL
+        assert 0 <= score <= 1 / num_classes + ATOL
+        assert abs(score - entropy_map(image).mean().item() / num_classes) \
+            <= ATOL
         assert abs(score - entropy_loss(
-            torch.softmax(image, 0)[None]).item()) <= ATOL
+            torch.softmax(image, 0)[None]).item() / num_classes) <= ATOL
         expected = reference_entropy(softmax64(image[None])).mean()
-        assert abs(score - expected) <= ATOL
+        assert abs(score - expected / num_classes) <= ATOL
         np.testing.assert_array_equal(pred, image.argmax(0).numpy())
 
 

@@ -7,7 +7,7 @@ import torch
 from mmseg_uda.models.translators import (build_frozen_segmentor,
                                           perceptual_distance,
                                           unit_rgb_to_segmentor_input)
-from .helpers import write_tiny_segmentor
+from .helpers import build_translator, write_tiny_segmentor
 
 
 def test_unit_rgb_to_caffe_bgr():
@@ -58,3 +58,41 @@ def test_frozen_segmentor_from_uda_checkpoint(tmp_path):
         build_frozen_segmentor(config, str(tmp_path / 'missing.pth'))
     with pytest.raises(FileNotFoundError, match='nope.py'):
         build_frozen_segmentor(str(tmp_path / 'nope.py'))
+
+
+def _no_host_reads(monkeypatch):
+    """Make every tensor-to-host read fail (a GPU sync each)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('host read of a tensor in the perceptual loss')
+
+    for name in ('tolist', 'item', 'cpu', 'numpy', '__float__'):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+
+
+def test_semantic_logits_read_no_tensor_to_host(tmp_path, monkeypatch):
+    """The segmentor's input format is read once, at build time: the
+    perceptual loss of a step makes no host round trip (a GPU sync), and
+    the logits are bit-identical to those of the per-call format."""
+    config, checkpoint, _ = write_tiny_segmentor(str(tmp_path))
+    model = build_translator(
+        perceptual_segmentor=dict(config=config, checkpoint=checkpoint))
+    seg = model.perceptual_segmentor
+    pre = seg.data_preprocessor
+    torch.manual_seed(0)
+    src, tgt = (torch.rand(2, 3, 32, 32) * 2 - 1 for _ in range(2))
+    images = {k: torch.rand(2, 3, 32, 32) * 2 - 1 for k in (
+        's2t', 't2s', 'rec_source', 'rec_target')}
+    # the format as read before: Python lists from the preprocessor
+    before = seg(unit_rgb_to_segmentor_input(
+        src, mean=pre.mean.flatten().tolist(), std=pre.std.flatten().tolist(),
+        bgr=not pre.channel_conversion), mode='tensor')
+
+    _no_host_reads(monkeypatch)
+    logits = model.semantic_logits(src)
+    terms = model.perceptual_losses(src, tgt, images)
+    monkeypatch.undo()
+    assert torch.equal(logits, before)
+    assert len(terms) == 4
+    # the format follows the model (non-persistent buffers): not saved
+    assert not any('perceptual' in k for k in model.state_dict())
