@@ -23,3 +23,13 @@ def test_runtime_waits_an_hour_for_rank_zero_work():
 def test_every_config_inherits_the_timeout(path):
     cfg = Config.fromfile(osp.join(ROOT, path))
     assert cfg.env_cfg.dist_cfg.timeout >= 3600
+
+
+@pytest.mark.parametrize('path', TRAIN_CONFIGS)
+def test_validating_configs_use_rank_zero_buffers(path):
+    # multi-GPU validation with the BN statistics the checkpoints hold
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    if cfg.get('val_cfg') is None:
+        pytest.skip('no validation (image translator)')
+    assert cfg.default_hooks.sync_buffers == dict(
+        type='BroadcastBuffersHook')
