@@ -19,7 +19,6 @@ finished directory only re-ranks (no network run).
 import argparse
 import os.path as osp
 
-import torch.distributed as torch_dist
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
@@ -28,10 +27,11 @@ from mmseg_uda.evaluation.metrics.entropy_ranker import (
     RARE_CLASSES, ranking_dataset_cfg)
 from mmseg_uda.evaluation.metrics.ranking_io import (IMAGE_LIST, image_key,
                                                      is_done, write_ranking)
-from mmseg_uda.utils import mmengine_checkpoint_globals, setup_cpu_dist
+from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.atomic_io import atomic_write_text
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         load_tool_config, require_file)
+                                         init_tool_dist, load_tool_config,
+                                         require_file)
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,8 +76,8 @@ def main() -> None:
     dataset = ranking_dataset_cfg(cfg)
     names, suffix = list_images(dataset)
     todo = [n for n in names if not is_done(rank_dir, n)]
-    setup_cpu_dist(cfg)
-    rank = torch_dist.get_rank() if torch_dist.is_initialized() else 0
+    # the process group first: before it exists every process is rank 0
+    rank, world = init_tool_dist(cfg)
     if rank == 0:
         atomic_write_text(osp.join(rank_dir, IMAGE_LIST),
                           ''.join(f'{n}\n' for n in names))
@@ -104,8 +104,6 @@ def main() -> None:
         type='EntropyRanker', out_dir=rank_dir, easy_ratio=args.easy_ratio,
         rare_normalize=args.rare_normalize, img_suffix=suffix)
     # progress: one log line (with ETA) per ~2% of the images
-    world = torch_dist.get_world_size() if torch_dist.is_initialized() \
-        else 1
     per_rank = len(todo) // world
     logger = cfg.default_hooks.get('logger')
     if logger is not None:

@@ -45,10 +45,10 @@ from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_uda.models.translators  # noqa: F401
-from mmseg_uda.utils import mmengine_checkpoint_globals, setup_cpu_dist
+from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.atomic_io import atomic_write_bytes, atomic_write_text
-from mmseg_uda.utils.tool_config import (add_common_args, load_tool_config,
-                                         require_file)
+from mmseg_uda.utils.tool_config import (add_common_args, init_tool_dist,
+                                         load_tool_config, require_file)
 
 RUN_FILE = '.run.json'
 SUMMARY = 'translation.json'
@@ -189,13 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise FileNotFoundError(f'no source images in {img_dir}')
     out_dir = osp.join(args.out, 'images')
 
-    setup_cpu_dist(cfg)
-    if cfg.launcher != 'none' and not torch_dist.is_initialized():
-        from mmengine.dist import init_dist
-        init_dist(cfg.launcher, **cfg.get('env_cfg', {}).get(
-            'dist_cfg', {}))
-    rank, world = (torch_dist.get_rank(), torch_dist.get_world_size()) \
-        if torch_dist.is_initialized() else (0, 1)
+    rank, world = init_tool_dist(cfg)
     device = torch.device(
         f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
         if torch.cuda.is_available() else 'cpu')

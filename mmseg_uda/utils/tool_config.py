@@ -2,9 +2,11 @@
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Tuple
 
+import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
+from mmengine.dist import get_dist_info, init_dist
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -70,6 +72,30 @@ def load_tool_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def init_tool_dist(cfg: Config) -> Tuple[int, int]:
+    """Start the process group of ``cfg.launcher`` now; rank and world size.
+
+    A tool that splits work or writes files by rank before it builds a
+    runner must not read the rank earlier: without a process group every
+    process is rank 0 of 1. This starts the group as the runner would (a
+    gloo group on a machine without CUDA, see :func:`setup_cpu_dist`,
+    otherwise mmengine's ``init_dist`` with ``env_cfg.dist_cfg``, which
+    also selects the process's GPU); the runner built later finds it and
+    starts no other.
+
+    Args:
+        cfg (Config): The config, ``launcher`` set.
+
+    Returns:
+        tuple[int, int]: The rank and the world size ((0, 1) without a
+        launcher).
+    """
+    if cfg.get('launcher', 'none') != 'none' and \
+            not torch_dist.is_initialized() and not setup_cpu_dist(cfg):
+        init_dist(cfg.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    return get_dist_info()
 
 
 def build_runner(cfg: Config) -> Runner:

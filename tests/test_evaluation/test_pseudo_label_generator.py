@@ -257,3 +257,56 @@ def test_errors(tmp_path):
     with pytest.raises(ValueError, match='does not end with'):
         PseudoLabelGenerator(out, img_suffix='.jpg').process(
             {}, [sample('a/b', prob)])
+
+
+def host_label_and_confidence(probs, pred=None):
+    """What process() computed before reducing on the device: the whole
+    probability map copied to the host, then argmax and gather."""
+    probs = probs.detach().float().cpu().numpy()
+    label = probs.argmax(axis=0) if pred is None else \
+        pred.cpu().numpy().reshape(probs.shape[1:])
+    confidence = np.take_along_axis(
+        probs, label[None].astype(np.intp), axis=0)[0]
+    return label.astype(np.uint8), confidence.astype(np.float32) + \
+        np.float32(0.0)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16,
+                                   torch.float64])
+@pytest.mark.parametrize('with_pred', [False, True])
+def test_device_reduction_is_bit_identical_to_the_host_one(dtype, with_pred):
+    metric = PseudoLabelGenerator('unused', rule='argmax')
+    for prob in make_probs(seed=4, num=3):
+        probs = torch.from_numpy(prob).to(dtype)
+        pred = probs.argmax(0, keepdim=True) if with_pred else None
+        label, confidence = metric._label_and_confidence('x', probs, pred)
+        ref_label, ref_conf = host_label_and_confidence(probs, pred)
+        np.testing.assert_array_equal(label, ref_label)
+        assert confidence.dtype == np.float32
+        np.testing.assert_array_equal(confidence.view(np.uint32),
+                                      ref_conf.view(np.uint32))
+
+
+@pytest.mark.parametrize('rule', ['bdl', 'fixed'])
+def test_only_label_and_confidence_are_copied_to_the_host(
+        tmp_path, monkeypatch, rule):
+    # In a GPU run .cpu() is the device-to-host copy: C probability maps
+    # per image must not cross it, only (H, W) label and confidence maps.
+    copied = []
+    to_host = torch.Tensor.cpu
+
+    def recording_cpu(self, *args, **kwargs):
+        copied.append(tuple(self.shape))
+        return to_host(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, 'cpu', recording_cpu)
+    maps = make_probs(seed=5, num=2)
+    metric = PseudoLabelGenerator(str(tmp_path), rule=rule)
+    samples = []
+    for name, prob in zip(names_of(2), maps):
+        s = sample(name, prob)
+        s['pred_sem_seg'] = dict(
+            data=s['seg_logits']['data'].argmax(0, keepdim=True))
+        samples.append(s)
+    metric.process({}, samples)
+    assert copied and set(copied) == {(12, 16)}

@@ -1,5 +1,6 @@
 """tools/rank_targets.py: ranking against an independent computation, and
 a resumed run that equals an uninterrupted one byte for byte."""
+import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -19,6 +20,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 from tests.reference.intrada_entropy import intrada_score
+from tests.reference.launchers import fake_scontrol, gpu_launch
 from tests.reference.tiny_layouts import make_cityscapes
 
 CONFIG = 'configs/adaptseg/deeplabv2_r101_gta2cs.py'
@@ -57,13 +59,17 @@ def tiny_model(repo_root, path, config=CONFIG):
     return cfg, model.eval()
 
 
+def rank_cmd(cs, ckpt, work_dir, *flags):
+    return [sys.executable, 'tools/rank_targets.py', CONFIG, ckpt,
+            '--work-dir', work_dir, *flags, '--cfg-options', *TINY,
+            f'train_dataloader.dataset.target.data_root={cs}',
+            f'test_dataloader.dataset.pipeline.1.scale=({SIZE[0]},{SIZE[1]})',
+            'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False']
+
+
 def rank(repo_root, cs, ckpt, work_dir, *flags):
-    cmd = [sys.executable, 'tools/rank_targets.py', CONFIG, ckpt,
-           '--work-dir', work_dir, *flags, '--cfg-options', *TINY,
-           f'train_dataloader.dataset.target.data_root={cs}',
-           f'test_dataloader.dataset.pipeline.1.scale=({SIZE[0]},{SIZE[1]})',
-           'test_dataloader.num_workers=0',
-           'test_dataloader.persistent_workers=False']
+    cmd = rank_cmd(cs, ckpt, work_dir, *flags)
     env = dict(os.environ, PYTHONPATH=repo_root)
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True,
                           text=True, env=env)
@@ -247,3 +253,74 @@ def test_two_processes_rank_like_one(repo_root, ranked):
                           env=dict(os.environ, PYTHONPATH=repo_root))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert snapshot(ddp) == snapshot(single)
+
+
+def load_tool(repo_root):
+    spec = importlib.util.spec_from_file_location(
+        'rank_targets_tool', osp.join(repo_root, 'tools/rank_targets.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class RunnerReached(Exception):
+    pass
+
+
+def test_rank_is_read_after_the_gpu_process_group_exists(
+        repo_root, tmp_path, monkeypatch):
+    """Under torchrun on GPUs only the runner used to start the process
+    group, after the tool had read its rank: every process acted as rank 0
+    (all wrote images.txt and .todo/rank0.txt). As rank 1 of 2 on a GPU
+    machine (mocked), the tool writes only its own share file."""
+    cs = osp.join(tmp_path, 'cityscapes')
+    make_cityscapes(cs, split='train', num=3, size=(64, 128), seed=3)
+    ckpt = osp.join(tmp_path, 'model.pth')
+    open(ckpt, 'wb').close()  # read by the runner only
+    work_dir = osp.join(tmp_path, 'rank')
+    tool = load_tool(repo_root)
+
+    def build_runner(cfg):
+        raise RunnerReached
+
+    monkeypatch.setattr(tool, 'build_runner', build_runner)
+    monkeypatch.setattr(sys, 'argv', [
+        'rank_targets.py', osp.join(repo_root, CONFIG), ckpt, '--work-dir',
+        work_dir, '--launcher', 'pytorch', '--cfg-options', *TINY,
+        f'train_dataloader.dataset.target.data_root={cs}'])
+    with gpu_launch(monkeypatch, rank=1, world_size=2) as calls:
+        with pytest.raises(RunnerReached):
+            tool.main()
+    assert [launcher for launcher, _ in calls] == ['pytorch']
+    assert os.listdir(osp.join(work_dir, '.todo')) == ['rank1.txt']
+    assert not osp.exists(osp.join(work_dir, 'images.txt'))  # rank 0's
+
+
+def test_two_slurm_tasks_rank_like_one(repo_root, ranked, tmp_path):
+    """--launcher slurm on CPU: two tasks started as srun starts them
+    (SLURM_* variables, `scontrol` naming the first node) write the same
+    files as one process."""
+    single = osp.join(ranked['tmp'], 'single_for_slurm')
+    rank(repo_root, ranked['cs'], ranked['ckpt'], single)
+    out = osp.join(ranked['tmp'], 'slurm')
+    bin_dir = fake_scontrol(str(tmp_path))
+    cmd = rank_cmd(ranked['cs'], ranked['ckpt'], out, '--launcher', 'slurm')
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('MASTER_ADDR', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK')}
+    with socket.socket() as s:  # a free rendezvous port
+        s.bind(('127.0.0.1', 0))
+        env['MASTER_PORT'] = str(s.getsockname()[1])
+    env.update(PYTHONPATH=repo_root,
+               PATH=bin_dir + os.pathsep + os.environ['PATH'],
+               SLURM_NTASKS='2', SLURM_NODELIST='node-[a-b]',
+               SLURM_JOB_ID='1')
+    procs = [subprocess.Popen(
+        cmd, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=dict(env, SLURM_PROCID=str(i), SLURM_LOCALID=str(i)))
+        for i in range(2)]
+    logs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs[0][-3000:] + \
+        logs[1][-3000:]
+    assert sorted(os.listdir(osp.join(out, '.todo'))) == ['rank0.txt',
+                                                         'rank1.txt']
+    assert snapshot(out) == snapshot(single)

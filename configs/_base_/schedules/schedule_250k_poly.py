@@ -36,4 +36,7 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=5000,
         max_keep_ckpts=3, backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # multi-GPU: validate with rank 0's BN running statistics, the ones the
+    # checkpoints hold (the ranks' own differ: broadcast_buffers=False)
+    sync_buffers=dict(type='BroadcastBuffersHook'),
     visualization=dict(type='SegVisualizationHook'))

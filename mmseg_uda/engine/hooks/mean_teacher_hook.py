@@ -1,5 +1,5 @@
 """The exponential-moving-average (mean) teacher of self-training UDA."""
-from typing import Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
+from torch import Tensor
 
 STATE_KEY = 'mean_teacher'
 
@@ -123,9 +124,18 @@ class MeanTeacherHook(Hook):
             diff = sorted(set(s_params) ^ set(t_params))
             raise ValueError('teacher and student must have the same '
                              f'parameters; they differ in {diff[:5]}')
+        # one _foreach operation per step for all parameters of a device
+        # and dtype (not one kernel launch per parameter); the arithmetic
+        # per element is that of t.mul_(alpha).add_(s, alpha=1 - alpha)
+        buckets: Dict[Tuple, Tuple[List[Tensor], List[Tensor]]] = {}
         for name, t_param in t_params.items():
-            t_param.mul_(alpha).add_(s_params[name].detach(),
-                                     alpha=1.0 - alpha)
+            teachers, students = buckets.setdefault(
+                (t_param.device, t_param.dtype), ([], []))
+            teachers.append(t_param)
+            students.append(s_params[name])  # no_grad: no detach needed
+        for teachers, students in buckets.values():
+            torch._foreach_mul_(teachers, alpha)
+            torch._foreach_add_(teachers, students, alpha=1.0 - alpha)
 
     # -- hook points ---------------------------------------------------------
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:

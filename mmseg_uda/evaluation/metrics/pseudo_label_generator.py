@@ -11,10 +11,11 @@ low 16 bits inside the bin that holds rank k. See :mod:`.pseudo_label_io`
 for the files.
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.utils import ProgressBar
 from mmseg.registry import METRICS
@@ -117,28 +118,50 @@ class PseudoLabelGenerator(BaseMetric):
         self.img_suffix = img_suffix
         self.keep_cache = keep_cache
 
-    def _label_and_confidence(self, name: str, probs: np.ndarray,
-                              label: Optional[np.ndarray] = None
-                              ) -> Tuple[np.ndarray, np.ndarray]:
-        if probs.ndim != 3:
+    def _check_probs(self, name: str, shape: Sequence[int]) -> None:
+        if len(shape) != 3:
             raise ValueError(f'{name}: expected (C, H, W) probabilities, '
-                             f'got shape {probs.shape}')
+                             f'got shape {tuple(shape)}')
         if self.num_classes is None:
-            self.num_classes = probs.shape[0]
-        if probs.shape[0] != self.num_classes:
+            self.num_classes = shape[0]
+        if shape[0] != self.num_classes:
             raise ValueError(
-                f'{name}: {probs.shape[0]} probability channels, expected '
+                f'{name}: {shape[0]} probability channels, expected '
                 f'num_classes={self.num_classes}')
         if self.num_classes > IGNORE_INDEX:
             raise ValueError(f'{self.num_classes} classes do not fit uint8 '
                              f'labels with ignore index {IGNORE_INDEX}')
-        if label is None or label.shape != probs.shape[1:]:
-            label = probs.argmax(axis=0)
-        # the probability of the argmax is the maximum (a gather, not a
-        # second reduction over the classes)
-        confidence = np.take_along_axis(
-            probs, label[None].astype(np.intp), axis=0)[0]
-        label = label.astype(np.uint8)
+
+    def _label_and_confidence(self, name: str, probs: Any,
+                              label: Optional[Any] = None
+                              ) -> Tuple[np.ndarray, np.ndarray]:
+        """Argmax (uint8) and confidence (float32) of one image.
+
+        Tensors are reduced where they are (on the GPU in a GPU run): only
+        the label and the confidence map are copied to the host, not the
+        C probability maps.
+        """
+        self._check_probs(name, tuple(probs.shape))
+        if isinstance(probs, torch.Tensor):
+            probs = probs.detach().float()  # no copy when already float32
+            if label is None or tuple(label.shape[-2:]) != probs.shape[1:]:
+                label = probs.argmax(dim=0)
+            label = torch.as_tensor(label, device=probs.device).reshape(
+                probs.shape[1:])
+            # the probability of the argmax is the maximum (a gather, not a
+            # second reduction over the classes)
+            confidence = probs.gather(0, label[None].long())[0]
+            label = label.to(torch.uint8).cpu().numpy()
+            confidence = confidence.cpu().numpy()
+        else:
+            probs = np.asarray(probs)
+            if label is not None:
+                label = np.asarray(label).reshape(label.shape[-2:])
+            if label is None or label.shape != probs.shape[1:]:
+                label = probs.argmax(axis=0)
+            confidence = np.take_along_axis(
+                probs, label[None].astype(np.intp), axis=0)[0]
+            label = label.astype(np.uint8)
         # + 0.0 turns -0.0 into +0.0, whose bits order like the value
         confidence = confidence.astype(np.float32) + np.float32(0.0)
         if not (np.isfinite(confidence).all() and (confidence >= 0).all()):
@@ -157,13 +180,8 @@ class PseudoLabelGenerator(BaseMetric):
         for sample in data_samples:
             name = image_key(sample['img_path'], self.img_suffix)
             probs = sample['seg_logits']['data']
-            if hasattr(probs, 'detach'):
-                probs = probs.detach().float().cpu().numpy()
             # the test step's argmax of these probabilities, reused
             pred = sample.get('pred_sem_seg', {}).get('data')
-            if pred is not None:
-                pred = np.asarray(pred.detach().cpu() if hasattr(
-                    pred, 'detach') else pred).reshape(pred.shape[-2:])
             label, confidence = self._label_and_confidence(name, probs,
                                                            pred)
             if self.rule == 'bdl':

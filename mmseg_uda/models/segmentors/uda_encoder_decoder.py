@@ -50,6 +50,10 @@ class UDAEncoderDecoder(EncoderDecoder):
             return self.forward_levels(inputs)
         return super().forward(inputs, data_samples, mode)
 
+    def level_names(self) -> List[str]:
+        """Names of the levels :meth:`forward_levels` returns."""
+        return ['main', *self._aux_heads()]
+
     def _aux_heads(self) -> Dict[str, nn.Module]:
         if not self.with_auxiliary_head:
             return {}

@@ -6,6 +6,29 @@ import torch.nn as nn
 from torch import Tensor
 
 
+def cpu_rng_state(state: Any, name: str = 'generator state') -> Tensor:
+    """A state for ``torch.Generator.set_state``: a contiguous CPU copy.
+
+    A checkpoint loaded with a CUDA ``map_location`` holds the state as a
+    CUDA tensor, which ``set_state`` refuses.
+
+    Args:
+        state (Any): The saved state (a uint8 tensor on any device).
+        name (str): What the state is, for the error message.
+
+    Returns:
+        Tensor: The state as a contiguous uint8 CPU tensor.
+
+    Raises:
+        TypeError: If ``state`` is not a uint8 tensor.
+    """
+    if not isinstance(state, Tensor) or state.dtype != torch.uint8:
+        kind = state.dtype if isinstance(state, Tensor) else type(state)
+        raise TypeError(f'{name} must be a uint8 tensor (as '
+                        f'torch.Generator.get_state returns), got {kind}')
+    return state.detach().cpu().contiguous()
+
+
 class ImagePool(nn.Module):
     """A buffer of up to ``pool_size`` earlier fakes (Shrivastava et al.).
 
@@ -88,8 +111,10 @@ class ImagePool(nn.Module):
         return state
 
     def set_extra_state(self, state: Dict[str, Any]) -> None:
-        """Restore the generator state (and the images when saved)."""
-        self.generator.set_state(state['generator'])
+        """Restore the generator state (and the images when saved), from
+        a state dict loaded onto any device."""
+        self.generator.set_state(
+            cpu_rng_state(state['generator'], 'ImagePool generator state'))
         self.images = [img.clone() for img in state.get('images', [])]
 
     def extra_repr(self) -> str:

@@ -47,7 +47,9 @@ class MinEntUDASegmentor(BaseUDASegmentor):
     Args:
         segmentor (dict): Config of a ``UDAEncoderDecoder``.
         ent_weights (dict[str, float]): Levels (``'main'``, ``'aux'``) whose
-            target entropy is minimised and the weights of their losses.
+            target entropy is minimised and the weights of their losses;
+            every level of the segmentor (see
+            :meth:`~BaseUDASegmentor.check_target_levels`).
         loss_entropy (dict): Config of the entropy loss on logits.
         data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``.
         init_cfg (dict, optional): Initialisation config.
@@ -65,6 +67,7 @@ class MinEntUDASegmentor(BaseUDASegmentor):
                  **kwargs) -> None:
         super().__init__(segmentor, data_preprocessor, init_cfg, **kwargs)
         self.ent_weights = self.check_levels(ent_weights, 'ent_weights')
+        self.check_target_levels(self.ent_weights, 'ent_weights')
         self.loss_entropy = MODELS.build(loss_entropy)
 
     def train_step(self, data: dict,

@@ -76,7 +76,10 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             adapted level. ``in_channels`` defaults to the segmentor's
             number of classes.
         adv_weights (dict[str, float]): Adapted levels (``'main'``,
-            ``'aux'``) and the weights of their adversarial losses.
+            ``'aux'``) and the weights of their adversarial losses. Every
+            level the segmentor has must be adapted (a weight of 0 is
+            allowed): a head without target loss is refused at build,
+            since DDP fails on it.
         gan_loss (str): ``'vanilla'`` (BCE with logits) or ``'lsgan'``
             (least squares).
         ssl_weights (dict[str, float], optional): Levels trained on target
@@ -116,6 +119,7 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                 f'got {disc_input_size!r}')
         self.disc_input_size = disc_input_size
         self.adv_weights = self.check_levels(adv_weights, 'adv_weights')
+        self.check_target_levels(self.adv_weights, 'adv_weights')
         self.gan_loss_type = gan_loss
         self.ssl_weights = {} if ssl_weights is None else \
             self.check_levels(ssl_weights, 'ssl_weights')

@@ -1,5 +1,5 @@
 """Base of the UDA models: a stock mmseg segmentor held by composition."""
-from typing import Dict, List, Mapping, Sequence, Union
+from typing import Dict, Iterable, List, Mapping, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -100,6 +100,37 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                 f'{name} must name adapted output levels among '
                 f'{sorted(levels)}, got {dict(weights)}')
         return dict(weights)
+
+    def check_target_levels(self, trained: Iterable[str], name: str) -> None:
+        """Refuse heads the target step computes but never trains.
+
+        The target step runs every head of the segmentor; a head whose
+        target output enters no loss gets no gradient from that backward,
+        and DDP with ``find_unused_parameters=False`` (the shipped configs)
+        then stops on 2 or more GPUs.
+
+        Args:
+            trained (Iterable[str]): Levels with a target loss.
+            name (str): The argument naming them, for the error message.
+
+        Raises:
+            ValueError: If a computed level has no target loss.
+        """
+        if not hasattr(self.seg, 'level_names'):
+            return  # not a UDAEncoderDecoder: refused when it is trained
+        trained = set(trained)
+        untrained = [lv for lv in self.seg.level_names() if lv not in trained]
+        if untrained:
+            raise ValueError(
+                f'{type(self).__name__}: the segmentor computes the levels '
+                f'{untrained} on target images but {name} adapts only '
+                f'{sorted(trained)}: those heads would get no gradient from '
+                'the target step, and DDP (find_unused_parameters=False, as '
+                'the shipped configs) fails on 2 or more GPUs. Drop the '
+                'head (segmentor=dict(auxiliary_head=None), the single-level '
+                'network of configs/adaptseg/deeplabv2_r101_single_gta2cs.py)'
+                f' or give it a weight in {name} (0 keeps it in the graph '
+                'without a target loss).')
 
     def preprocess(self, data: dict) -> dict:
         """Preprocess a paired training batch (and set the memory format).

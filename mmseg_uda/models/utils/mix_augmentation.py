@@ -19,7 +19,7 @@ preprocessor) or RGB: they are denormalised with the preprocessor's mean
 and std, and converted to RGB for the jitter.
 """
 import math
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -44,10 +44,37 @@ def adjust_saturation(rgb: Tensor, factor: Tensor) -> Tensor:
     return (grey + factor * (rgb - grey)).clamp(0.0, 1.0)
 
 
+# (dtype, device) -> (RGB->YIQ, its inverse), computed once per dtype and
+# device instead of a matrix inverse (and a host sync) on every DACS step
+_YIQ_MATRICES: Dict[Tuple[torch.dtype, torch.device], Tuple[Tensor,
+                                                            Tensor]] = {}
+
+
+def yiq_matrices(like: Tensor) -> Tuple[Tensor, Tensor]:
+    """The RGB->YIQ matrix and its inverse in ``like``'s dtype and device.
+
+    The inverse is computed on the CPU in that dtype (float32 for lower
+    precisions) once, and cached.
+
+    Args:
+        like (Tensor): A tensor with the wanted dtype and device.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``to_yiq`` and ``to_rgb`` (3, 3).
+    """
+    key = (like.dtype, like.device)
+    if key not in _YIQ_MATRICES:
+        dtype = like.dtype if like.dtype in (torch.float32, torch.float64) \
+            else torch.float32
+        to_yiq = torch.tensor(_RGB_TO_YIQ, dtype=dtype)
+        to_rgb = torch.linalg.inv(to_yiq)
+        _YIQ_MATRICES[key] = (to_yiq.to(like), to_rgb.to(like))
+    return _YIQ_MATRICES[key]
+
+
 def adjust_hue(rgb: Tensor, shift: Tensor) -> Tensor:
     """Rotate the chroma (I, Q of YIQ) of RGB images by ``shift`` turns."""
-    to_yiq = rgb.new_tensor(_RGB_TO_YIQ)
-    to_rgb = torch.linalg.inv(to_yiq)
+    to_yiq, to_rgb = yiq_matrices(rgb)
     yiq = torch.einsum('ij,njhw->nihw', to_yiq, rgb)
     angle = shift.view(-1) * 2 * math.pi
     cos = torch.cos(angle).view(-1, 1, 1)

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 
 from mmseg_uda.engine.hooks.mean_teacher_hook import MeanTeacherHook
 from mmseg_uda.utils import mmengine_checkpoint_globals
+from tests.reference.op_count import count_ops
 
 
 class PairDataset(Dataset):
@@ -183,3 +184,31 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     assert any(k.startswith('teacher.') for k in a)
     for key, value in a.items():
         torch.testing.assert_close(b[key], value, rtol=0, atol=0, msg=key)
+
+
+def _nets(num_layers):
+    torch.manual_seed(num_layers)
+    student = nn.Sequential(*[nn.Linear(3, 3) for _ in range(num_layers)])
+    teacher = nn.Sequential(*[nn.Linear(3, 3) for _ in range(num_layers)])
+    return student, teacher
+
+
+def test_ema_update_is_bit_identical_to_the_per_parameter_formula():
+    student, teacher = _nets(4)
+    reference = copy.deepcopy(teacher)
+    for alpha in (0.5, 0.999, 0.6667):
+        MeanTeacherHook.ema_update(student, teacher, alpha)
+        with torch.no_grad():  # the update before its _foreach version
+            for t, s in zip(reference.parameters(), student.parameters()):
+                t.mul_(alpha).add_(s.detach(), alpha=1.0 - alpha)
+    for a, b in zip(teacher.parameters(), reference.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_ema_update_launches_do_not_grow_with_the_parameter_count():
+    def ops(num_layers):
+        student, teacher = _nets(num_layers)
+        return sum(count_ops(lambda: MeanTeacherHook.ema_update(
+            student, teacher, 0.99)).values())
+
+    assert ops(3) == ops(30)

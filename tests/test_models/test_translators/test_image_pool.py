@@ -62,3 +62,55 @@ def test_seeded_pools_repeat_and_resume():
 def test_bad_size():
     with pytest.raises(ValueError, match='pool_size'):
         ImagePool(pool_size=-1)
+
+
+class _DeviceTensor(torch.Tensor):
+    """Stands for a generator state that ``torch.load(map_location=...)``
+    put on a GPU: ``set_state`` accepts only CPU tensors, so the pool must
+    ask for a CPU copy. It records the ``.cpu()`` calls (on this CPU
+    machine the data itself is already on the host)."""
+
+    cpu_calls = 0
+
+    def cpu(self, *args, **kwargs):
+        type(self).cpu_calls += 1
+        return torch.Tensor(self).clone()
+
+
+def _resumed_matches(state_transform):
+    images, _ = _stream(seed=0)
+    straight = ImagePool(pool_size=3, seed=1, save_images=True)
+    for x in images[:5]:
+        straight.query(x)
+    state = straight.state_dict()
+    extra = dict(state['_extra_state'])
+    extra['generator'] = state_transform(extra['generator'])
+    state['_extra_state'] = extra
+    resumed = ImagePool(pool_size=3, seed=99, save_images=True)
+    resumed.load_state_dict(state)
+    return all(
+        torch.equal(straight.query(x), resumed.query(x)) for x in images[5:])
+
+
+def test_resume_restores_the_generator_from_a_cpu_copy():
+    # What a CPU machine can show of a checkpoint loaded onto a GPU: the
+    # state's .cpu() is called before set_state (a CUDA tensor would be
+    # refused), and the stream continues exactly.
+    _DeviceTensor.cpu_calls = 0
+    assert _resumed_matches(lambda s: s.as_subclass(_DeviceTensor))
+    assert _DeviceTensor.cpu_calls == 1
+
+
+def test_resume_accepts_a_non_contiguous_state():
+    # e.g. a state sliced out of a larger buffer: set_state refuses views
+    def strided(state):
+        big = torch.zeros(2 * state.numel(), dtype=torch.uint8)
+        big[::2] = state
+        return big[::2]
+
+    assert _resumed_matches(strided)
+
+
+def test_resume_refuses_a_state_that_is_not_bytes():
+    with pytest.raises(TypeError, match='ImagePool generator state.*uint8'):
+        _resumed_matches(lambda s: s.long())

@@ -201,3 +201,16 @@ def test_minent_refuses_missing_levels():
     model = MODELS.build(dict(type='MinEntUDASegmentor', segmentor=seg_cfg,
                               ent_weights=dict(main=0.001)))
     assert model.ent_weights == dict(main=0.001)
+
+
+def test_minent_refuses_an_unadapted_auxiliary_head():
+    seg_cfg = dict(
+        type='UDAEncoderDecoder',
+        backbone=dict(type='DeepLabV2ResNet', depth=18, stem_channels=8,
+                      base_channels=8, style='pytorch', init_cfg=None),
+        decode_head=_head(64, 1, 1.0),
+        auxiliary_head=_head(32, 0, 0.1))
+    init_default_scope('mmseg')
+    with pytest.raises(ValueError, match=r"levels \['aux'\].*ent_weights"):
+        MODELS.build(dict(type='MinEntUDASegmentor', segmentor=seg_cfg,
+                          ent_weights=dict(main=0.001)))

@@ -256,3 +256,18 @@ def test_bad_levels_and_gan_loss_refused():
         MODELS.build(dict(cfg, adv_weights=dict(main=0.1, aux=0.1)))
     with pytest.raises(ValueError, match='gan_loss'):
         MODELS.build(dict(cfg, adv_weights=dict(main=0.1), gan_loss='wgan'))
+
+
+def test_unadapted_auxiliary_head_refused():
+    # The target step computes every head; an aux head outside adv_weights
+    # gets no target gradient, which DDP (find_unused_parameters=False)
+    # refuses on 2+ ranks: refused at build, naming the way out.
+    with pytest.raises(ValueError) as info:
+        _model('multi', adv_weights=dict(main=0.001))
+    msg = str(info.value)
+    assert "['aux']" in msg and 'adv_weights' in msg
+    assert 'auxiliary_head=None' in msg and 'DDP' in msg
+    # the ways out: no aux head (single-level), or aux with a weight (0 ok)
+    assert _model('single').adv_weights == dict(main=0.001)
+    model = _model('multi', adv_weights=dict(main=0.001, aux=0.0))
+    assert set(model.discriminators) == {'main', 'aux'}
