@@ -1,5 +1,6 @@
 """Training hooks: schedules and state of UDA methods (no losses)."""
+from .keep_own_checkpoints_hook import KeepOwnCheckpointsHook
 from .mean_teacher_hook import MeanTeacherHook
 from .self_training_hook import SelfTrainingHook
 
-__all__ = ['MeanTeacherHook', 'SelfTrainingHook']
+__all__ = ['KeepOwnCheckpointsHook', 'MeanTeacherHook', 'SelfTrainingHook']
