@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 
 from mmseg_uda.demo.demo_dataset import generate_demo_dataset
@@ -103,6 +104,7 @@ def test_empty_source_directory_is_named(repo_root, tmp_path):
     dataset = cfg.train_dataloader.dataset
     dataset.source.data_root = f'{data}/source'
     dataset.target.data_root = f'{data}/target'
+    init_default_scope('mmseg')
     with pytest.raises(ValueError) as err:
         DATASETS.build(dataset)
     assert str(err.value).startswith('the source dataset (GTAVDataset) has '
