@@ -1,6 +1,9 @@
 """Shared pytest fixtures and helpers."""
+import contextlib
+import logging
 import os.path as osp
 import sys
+from typing import Iterator, List
 
 import pytest
 
@@ -21,3 +24,35 @@ def pytest_configure(config: pytest.Config) -> None:
 def repo_root() -> str:
     """Absolute path of the repository."""
     return REPO_ROOT
+
+
+class _Records(logging.Handler):
+    """Keeps the messages of the records it handles."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.messages: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def mmengine_messages(level: int = logging.INFO) -> Iterator[List[str]]:
+    """Messages logged through mmengine's current logger meanwhile."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = _Records(level)
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def info_log() -> Iterator[List[str]]:
+    """Messages (INFO and above) logged through mmengine's current logger.
+    """
+    with mmengine_messages(logging.INFO) as messages:
+        yield messages

@@ -25,8 +25,6 @@ a finished directory with the same settings and checkpoint is not
 recomputed (another checkpoint or rule replaces its labels).
 """
 import argparse
-import os
-import os.path as osp
 
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
@@ -34,8 +32,9 @@ from mmengine.registry import init_default_scope
 from mmseg_uda.evaluation.metrics.entropy_ranker import ranking_dataset_cfg
 from mmseg_uda.evaluation.pseudo_label_job import generate_pseudo_labels
 from mmseg_uda.utils import mmengine_checkpoint_globals
+from mmseg_uda.utils.checkpoint_identity import checkpoint_identity
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         load_tool_config, require_file)
+                                         check_checkpoint, load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,8 +63,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    require_file(args.checkpoint, 'checkpoint')
     cfg = load_tool_config(args)
+    check_checkpoint(cfg, args.checkpoint)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     init_default_scope(cfg.get('default_scope', 'mmseg'))
@@ -80,9 +79,7 @@ def main() -> None:
     with mmengine_checkpoint_globals():
         runner.load_or_resume()
     # labels of another checkpoint in the same directory are never reused
-    stat = os.stat(args.checkpoint)
-    model_id = (f'{osp.abspath(args.checkpoint)} size={stat.st_size} '
-                f'mtime_ns={stat.st_mtime_ns}')
+    model_id = checkpoint_identity(args.checkpoint)
     summary = generate_pseudo_labels(
         runner.model, dataset, cfg.work_dir, rule_cfg,
         batch_size=batch_size, num_workers=num_workers, model_id=model_id)

@@ -14,9 +14,12 @@ ranking_io.py`` for the layout)::
 Resumable: images whose per-image result exists are not run again, and
 every file is written atomically, so an interrupted run can be restarted
 with the same command. Changing ``--lambda``/``--rare-normalize`` on a
-finished directory only re-ranks (no network run).
+finished directory only re-ranks (no network run). Each result records the
+checkpoint (path, size, time): results of another checkpoint are computed
+again, never reused.
 """
 import argparse
+import logging
 import os.path as osp
 
 from mmengine.logging import print_log
@@ -26,12 +29,14 @@ from mmseg.registry import DATASETS
 from mmseg_uda.evaluation.metrics.entropy_ranker import (
     RARE_CLASSES, ranking_dataset_cfg)
 from mmseg_uda.evaluation.metrics.ranking_io import (IMAGE_LIST, image_key,
-                                                     is_done, write_ranking)
+                                                     is_done, stale_results,
+                                                     write_ranking)
 from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.atomic_io import atomic_write_text
+from mmseg_uda.utils.checkpoint_identity import checkpoint_identity
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         init_tool_dist, load_tool_config,
-                                         require_file)
+                                         check_checkpoint, init_tool_dist,
+                                         load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -67,27 +72,35 @@ def list_images(dataset_cfg: dict) -> tuple:
 
 def main() -> None:
     args = parse_args()
-    require_file(args.checkpoint, 'checkpoint')
     cfg = load_tool_config(args)
+    check_checkpoint(cfg, args.checkpoint)
     rank_dir = cfg.work_dir
     cfg.load_from = args.checkpoint
     init_default_scope(cfg.get('default_scope', 'mmseg'))
 
     dataset = ranking_dataset_cfg(cfg)
     names, suffix = list_images(dataset)
-    todo = [n for n in names if not is_done(rank_dir, n)]
+    model_id = checkpoint_identity(args.checkpoint)
+    stale = stale_results(rank_dir, names, model_id)
+    if stale:
+        print_log(f'{len(stale)} images of {rank_dir} were scored by another '
+                  f'checkpoint (or an unrecorded one), e.g. {stale[0]}: '
+                  f'scoring them again with {model_id}', logger='current',
+                  level=logging.WARNING)
+    todo = [n for n in names if not is_done(rank_dir, n, model_id)]
     # the process group first: before it exists every process is rank 0
     rank, world = init_tool_dist(cfg)
     if rank == 0:
         atomic_write_text(osp.join(rank_dir, IMAGE_LIST),
                           ''.join(f'{n}\n' for n in names))
     print_log(f'{len(names)} images to rank, {len(names) - len(todo)} '
-              f'already scored in {rank_dir}', logger='current')
+              f'already scored with this checkpoint in {rank_dir}',
+              logger='current')
     if not todo:
         if rank == 0:
             summary = write_ranking(rank_dir, args.easy_ratio,
                                     args.rare_normalize, len(RARE_CLASSES),
-                                    names)
+                                    names, model_id)
             print_log(f'ranked: {summary}', logger='current')
         return
 
@@ -102,7 +115,8 @@ def main() -> None:
     loader.sampler = dict(type='DefaultSampler', shuffle=False)
     cfg.test_evaluator = dict(
         type='EntropyRanker', out_dir=rank_dir, easy_ratio=args.easy_ratio,
-        rare_normalize=args.rare_normalize, img_suffix=suffix)
+        rare_normalize=args.rare_normalize, img_suffix=suffix,
+        model_id=model_id)
     # progress: one log line (with ETA) per ~2% of the images
     per_rank = len(todo) // world
     logger = cfg.default_hooks.get('logger')

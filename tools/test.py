@@ -15,10 +15,9 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 from mmseg_uda.utils import mmengine_checkpoint_globals
-from mmseg_uda.utils.checkpoint_classes import check_checkpoint_classes
-from mmseg_uda.utils.resume_checkpoint import load_checkpoint_file
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         load_tool_config, require_file)
+                                         check_checkpoint, load_tool_config,
+                                         require_file)
 
 
 def parse_args() -> argparse.Namespace:
@@ -100,8 +99,8 @@ def main() -> None:
             f'{args.config} ({cfg.model.get("type")}) does not load its '
             'own weights')
     if args.checkpoint is not None:
-        check_checkpoint_classes(
-            cfg, load_checkpoint_file(args.checkpoint), args.checkpoint)
+        # readable, same classes, fills the model: refused before any work
+        check_checkpoint(cfg, args.checkpoint)
     cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:

@@ -12,11 +12,9 @@ from mmengine.config import Config
 
 from mmseg_uda.utils import (AMP_DTYPES, check_amp_available, enable_amp,
                              mmengine_checkpoint_globals)
-from mmseg_uda.utils.checkpoint_classes import check_checkpoint_classes
-from mmseg_uda.utils.resume_checkpoint import (find_resume_checkpoint,
-                                               load_checkpoint_file)
+from mmseg_uda.utils.resume_checkpoint import find_resume_checkpoint
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         load_tool_config, require_file)
+                                         check_checkpoint, load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,14 +42,17 @@ def parse_args() -> argparse.Namespace:
 
 
 def choose_checkpoint(cfg: Config, resume: bool) -> None:
-    """Settle the checkpoint the runner starts from, and check its classes.
+    """Settle the checkpoint the runner starts from, and check it.
 
     With ``resume``, the newest readable checkpoint of the work dir (an
-    unreadable newer one is skipped with a warning) becomes ``load_from``,
-    which mmengine resumes from; without one in the work dir, mmengine
-    resumes from the config's ``load_from``, if any. A local ``load_from``
-    must exist. The checkpoint is refused if its class count differs from
-    the config's.
+    unreadable newer one is skipped with a warning; files of other
+    directories are never used) becomes ``load_from``, which mmengine
+    resumes from, and the run deletes none of the checkpoints written
+    before it (``KeepOwnCheckpointsHook``). Without one in the work dir,
+    mmengine resumes from the config's ``load_from``, if any. A local
+    ``load_from`` must exist and be readable. The checkpoint is refused if
+    its class count differs from the config's or if it fills less than half
+    of the weights of the model's segmentor.
 
     Args:
         cfg (Config): The config, ``load_from``/``resume`` set in place.
@@ -59,22 +60,25 @@ def choose_checkpoint(cfg: Config, resume: bool) -> None:
 
     Raises:
         FileNotFoundError: If a local ``load_from`` does not exist.
-        ValueError: If the checkpoint's class count differs.
+        UnreadableCheckpointError: If ``load_from`` cannot be read.
+        ValueError: If the checkpoint's class count differs, or it does
+            not fit the model.
         RuntimeError: If the work dir holds checkpoints but none loads.
     """
     cfg.resume = resume
     if resume:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='KeepOwnCheckpointsHook')]
         found = find_resume_checkpoint(cfg.work_dir)
         if found is not None:
             # the work dir's own checkpoint wins over a warm-start load_from
             cfg.load_from = found.path
-            check_checkpoint_classes(cfg, found.checkpoint, found.path)
+            check_checkpoint(cfg, found.path, checkpoint=found.checkpoint)
             return
     load_from = cfg.get('load_from')
     if load_from is None or '://' in str(load_from):
         return  # nothing to load, or a URL that mmengine downloads
-    require_file(load_from, 'load_from checkpoint')
-    check_checkpoint_classes(cfg, load_checkpoint_file(load_from), load_from)
+    check_checkpoint(cfg, load_from, 'load_from checkpoint')
 
 
 def main() -> None:

@@ -38,5 +38,5 @@ param_scheduler = dict(
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=max_iters, max_keep_ckpts=1, save_best=None))
+    checkpoint=dict(interval=max_iters, max_keep_ckpts=2, save_best=None))
 randomness = dict(seed=0)

@@ -176,6 +176,8 @@ class CheckedDatasetMixin:
 
         Raises:
             FileNotFoundError: See :func:`check_data_list`.
+            ValueError: If the dataset holds no image (naming the image
+                directory).
         """
         img_dir = self.data_prefix.get('img_path', '')
         ann_dir = self.data_prefix.get('seg_map_path') or None
@@ -185,6 +187,11 @@ class CheckedDatasetMixin:
         if ann_dir:
             _require_dir(ann_dir, 'label', backend_args)
         data_list = super().load_data_list()
+        if not data_list:
+            raise ValueError(
+                f'no images ending in {self.img_suffix!r} in the image '
+                f'directory {img_dir!r} of {describe_dataset(self)} (or none '
+                'listed in its ann_file): check `data_root` and `data_prefix`')
         check_data_list(
             data_list,
             img_dir=img_dir,

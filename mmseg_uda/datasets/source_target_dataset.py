@@ -15,9 +15,12 @@ the dataset and the files, also for datasets that are not ours (e.g. mmseg's
 logged, counted per domain and replaced by another sample of that domain.
 """
 import copy
+import inspect
+import os.path as osp
 from typing import Any, Optional, Tuple, Union
 
 import numpy as np
+from mmengine import fileio
 from mmseg.registry import DATASETS
 from torch.utils.data import Dataset
 
@@ -26,10 +29,67 @@ from .bad_samples import (BadSampleError, BadSampleTracker,
                           sample_head)
 
 
+def _image_dir(cfg: dict) -> Optional[str]:
+    """The image directory a dataset config names, if it names one."""
+    prefix = cfg.get('data_prefix') or {}
+    img_path = prefix.get('img_path') if isinstance(prefix, dict) else None
+    if img_path is None:
+        return None
+    return osp.join(cfg.get('data_root') or '', img_path)
+
+
+def _img_suffix(cfg: dict) -> Optional[str]:
+    """``img_suffix`` of a dataset config, or its class's default."""
+    if 'img_suffix' in cfg:
+        return cfg['img_suffix']
+    cls = cfg.get('type')
+    if isinstance(cls, str):
+        cls = DATASETS.get(cls)
+    if not inspect.isclass(cls):
+        return None
+    param = inspect.signature(cls.__init__).parameters.get('img_suffix')
+    if param is None or param.default is inspect.Parameter.empty:
+        return None
+    return param.default
+
+
+def _holds_images(directory: str, suffix: Optional[str]) -> bool:
+    """Whether ``directory`` holds a file ending in ``suffix``
+    (recursively)."""
+    files = fileio.list_dir_or_file(
+        directory, list_dir=False, suffix=suffix, recursive=True)
+    return next(iter(files), None) is not None
+
+
+def _build_domain(cfg: dict, role: str) -> Dataset:
+    """Build the ``role`` (source/target) dataset, naming the domain and
+    the image directory when that directory holds no image.
+
+    mmengine's datasets fail on an empty data list with numpy's "need at
+    least one array to concatenate"; other errors get a note naming the
+    domain.
+    """
+    try:
+        return DATASETS.build(cfg)
+    except Exception as exc:
+        img_dir = _image_dir(cfg)
+        suffix = _img_suffix(cfg)
+        if img_dir is not None and osp.isdir(img_dir) and \
+                not _holds_images(img_dir, suffix):
+            raise ValueError(
+                f'the {role} dataset ({cfg.get("type")}) has no images: '
+                f'the image directory {img_dir!r} holds no file ending in '
+                f'{suffix!r}; check `{role}.data_root` and '
+                f'`{role}.data_prefix`') from exc
+        exc.add_note(f'while building the {role} dataset {cfg.get("type")} '
+                     f'(image directory {img_dir!r})')
+        raise
+
+
 def _build(dataset: Union[dict, Dataset], role: str) -> Dataset:
     """Build a dataset from a config, or check that it looks like one."""
     if isinstance(dataset, dict):
-        return DATASETS.build(dataset)
+        return _build_domain(dataset, role)
     if not (hasattr(dataset, '__len__') and hasattr(dataset, '__getitem__')):
         raise TypeError(f'`{role}` should be a dataset config (dict) or a '
                         f'dataset, but got {type(dataset)}')

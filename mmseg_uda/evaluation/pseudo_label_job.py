@@ -158,6 +158,9 @@ def generate_pseudo_labels(model: nn.Module,
             sampler=DefaultSampler(subset, shuffle=False),
             collate_fn=pseudo_collate)
         evaluator = Evaluator(metric)
+        if rank == 0:
+            print_log(f'running the model over {len(subset)} images '
+                      f'({len(loader)} batches)', logger='current')
         bar = ProgressBar(len(loader)) if rank == 0 else None
         with probability_inference(model), torch.no_grad():
             for batch in loader:

@@ -2,7 +2,8 @@
 # registers the 'atomic_local' file backend the shipped configs save with
 from . import atomic_file_backend  # noqa: F401
 from .amp import AMP_DTYPES, check_amp_available, enable_amp
-from .checkpoint_globals import (mmengine_checkpoint_globals,
+from .checkpoint_globals import (allow_mmengine_checkpoint_types,
+                                 mmengine_checkpoint_globals,
                                  mmengine_checkpoint_types)
 from .classifier_rates import keep_first_rates
 from .config_check import accepted_keys, check_uda_config
@@ -12,6 +13,7 @@ from .original_deeplabv2 import convert_original_deeplabv2
 __all__ = [
     'AMP_DTYPES', 'check_amp_available', 'enable_amp', 'setup_cpu_dist',
     'mmengine_checkpoint_globals', 'mmengine_checkpoint_types',
+    'allow_mmengine_checkpoint_types',
     'convert_original_deeplabv2', 'keep_first_rates', 'accepted_keys',
     'check_uda_config'
 ]

@@ -6,7 +6,11 @@ mmengine 0.10.x checkpoints hold more than tensors: the message hub's
 runtime info, so ``--resume`` (and testing a checkpoint written by a training
 run) fails with an ``UnpicklingError``. Rather than switching the check off
 (``weights_only=False`` runs arbitrary code from the file), we allow exactly
-the extra types those checkpoints contain, and only while a runner loads them.
+the extra types those checkpoints contain: while a runner loads them
+(:func:`mmengine_checkpoint_globals`), and, once ``mmseg_uda`` is imported,
+for every ``torch.load`` of the process
+(:func:`allow_mmengine_checkpoint_types`), so that mmseg's own
+``init_model`` reads our training checkpoints.
 """
 import contextlib
 import pickle
@@ -92,3 +96,24 @@ def mmengine_checkpoint_globals() -> Iterator[None]:
         return
     with safe_globals(mmengine_checkpoint_types()):
         yield
+
+
+def allow_mmengine_checkpoint_types() -> bool:
+    """Add mmengine's checkpoint types to torch's ``weights_only`` allow-list.
+
+    Process-wide and idempotent; called when ``mmseg_uda`` is imported, so
+    that code which is not ours (``mmseg.apis.init_model``, mmengine's
+    ``load_checkpoint``) loads checkpoints written by training runs with
+    torch's default ``weights_only=True``. Only the types of
+    :func:`mmengine_checkpoint_types` are added: data types, and a
+    ``getattr`` restricted to ``HistoryBuffer`` statistics methods.
+
+    Returns:
+        bool: False on a torch without the allow-list (< 2.4), where
+        nothing needs to be allowed.
+    """
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is None:
+        return False
+    add_safe_globals(mmengine_checkpoint_types())
+    return True

@@ -10,7 +10,9 @@ next ``__init__`` along the MRO. When the chain ends in a constructor without
 ``**kwargs`` the keys form a closed set and unknown ones are refused; when
 ``**kwargs`` reach a class that is not ours (e.g. mmseg's ``IoUMetric``) the
 set is open and nothing is refused. Some dict-valued options of ours have a
-fixed set of keys too (see :func:`dict_option_keys`).
+fixed set of keys too (see :func:`dict_option_keys`), and the values of the
+loss-weight options (``adv_weights``, ``ssl_weights``, ``ent_weights``) must
+be numbers >= 0.
 
 The tools call it from :func:`mmseg_uda.utils.tool_config.load_tool_config`,
 so a typo fails before anything is built.
@@ -23,8 +25,12 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope, Registry
 from mmengine.utils import import_modules_from_strings
 
+from .number_checks import check_weight
+
 #: Output levels that weight dicts of the UDA models may name.
 LEVELS = ('main', 'aux')
+#: Dict options whose values are loss weights (numbers >= 0).
+WEIGHT_OPTIONS = ('adv_weights', 'ssl_weights', 'ent_weights')
 #: Keys that mmengine's registries consume themselves.
 _BUILD_KEYS = ('type', '_scope_')
 _OURS = 'mmseg_uda'
@@ -192,12 +198,29 @@ class _Walker:
                 self.errors.append(line)
         for option, keys in dict_option_keys(cls).items():
             value = node.get(option)
+            if option in WEIGHT_OPTIONS:
+                self.check_weights(value, f'{path}.{option}')
             if isinstance(value, dict):
                 line = _unknown(f'{path}.{option}',
                                 f'option of {cls.__name__}', list(value),
                                 keys)
                 if line:
                     self.errors.append(line)
+
+    def check_weights(self, value: Any, path: str) -> None:
+        """Error lines for a weight dict that is not one of numbers >= 0.
+        """
+        if value is None:  # the default, or no self-training
+            return
+        if not isinstance(value, dict):
+            self.errors.append(f'`{path}`: must be a dict of level weights, '
+                               f'e.g. dict(main=0.001), got {value!r}')
+            return
+        for level, weight in value.items():
+            try:
+                check_weight(weight, f'`{path}.{level}`')
+            except (TypeError, ValueError) as exc:
+                self.errors.append(str(exc))
 
     def walk(self, node: Any, path: str, registry: str) -> None:
         if isinstance(node, (list, tuple)):
@@ -228,7 +251,8 @@ def check_uda_config(cfg: Config) -> None:
     Raises:
         ValueError: Listing, for every offending config dict, its path
             (e.g. ``model.discriminator``), the unknown key(s) and the sorted
-            valid keys.
+            valid keys; and every loss weight that is not a number >= 0,
+            with its path (e.g. ``model.adv_weights.main``).
     """
     imports = cfg.get('custom_imports')
     if imports:
@@ -241,5 +265,5 @@ def check_uda_config(cfg: Config) -> None:
             if node is not None:
                 walker.walk(node, section, registry)
     if walker.errors:
-        raise ValueError('unknown keys in the config:\n  ' +
+        raise ValueError('unknown keys or invalid values in the config:\n  ' +
                          '\n  '.join(walker.errors))

@@ -25,18 +25,27 @@ class ReadableCheckpoint(NamedTuple):
     checkpoint: dict
 
 
+def _inside(path: str, directory: str) -> bool:
+    """Whether ``path`` lies in ``directory`` (symlinks resolved)."""
+    real, root = osp.realpath(path), osp.realpath(directory)
+    return osp.dirname(real) == root
+
+
 def read_last_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint named by ``<work_dir>/last_checkpoint``, if it exists.
 
     mmengine writes that file in place after each checkpoint, so it may be
-    empty or name a file that was removed since; both give None. A relative
-    or moved path is looked up in ``work_dir`` by its file name.
+    empty or name a file that was removed since; both give None. Only a
+    file of ``work_dir`` itself is returned: a path into another directory
+    (a work dir that was copied) is looked up in ``work_dir`` by its file
+    name, with a warning, and never followed.
 
     Args:
         work_dir (str): The training work dir.
 
     Returns:
-        str, optional: The path of an existing file, else None.
+        str, optional: The path of an existing file of ``work_dir``, else
+        None.
     """
     record = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(record):
@@ -47,11 +56,18 @@ def read_last_checkpoint(work_dir: str) -> Optional[str]:
         print_log(f'{record} is empty: looking for checkpoints in '
                   f'{work_dir}', logger='current', level=logging.WARNING)
         return None
-    for candidate in (path, osp.join(work_dir, osp.basename(path))):
-        if osp.isfile(candidate):
-            return candidate
-    print_log(f'{record} names {path}, which does not exist: looking for '
-              f'checkpoints in {work_dir}', logger='current',
+    own = osp.join(work_dir, osp.basename(path))
+    if osp.isfile(path) and not _inside(path, work_dir):
+        print_log(f'{record} names {path}, outside the work dir {work_dir} '
+                  '(a copied work dir?): not resuming from it; looking for '
+                  f'checkpoints in {work_dir}', logger='current',
+                  level=logging.WARNING)
+    elif osp.isfile(path):
+        return path
+    if osp.isfile(own):
+        return own
+    print_log(f'{record} names {path}, which does not exist in {work_dir}: '
+              f'looking for checkpoints in {work_dir}', logger='current',
               level=logging.WARNING)
     return None
 
@@ -95,6 +111,11 @@ def resume_candidates(work_dir: str) -> List[str]:
     return candidates
 
 
+class UnreadableCheckpointError(RuntimeError):
+    """A checkpoint file that ``torch.load`` cannot read (cut short,
+    corrupt, not a checkpoint); the message names the file."""
+
+
 def load_checkpoint_file(path: str) -> dict:
     """``torch.load`` a checkpoint to CPU with mmengine's types allowed.
 
@@ -105,11 +126,18 @@ def load_checkpoint_file(path: str) -> dict:
         dict: Its content.
 
     Raises:
-        Exception: Whatever ``torch.load`` raises for an unreadable file;
-            ``ValueError`` if the content is not a dict.
+        UnreadableCheckpointError: Naming ``path`` and torch's error, for a
+            file that cannot be read (e.g. cut short by a kill).
+        ValueError: If the content is not a dict.
     """
-    with mmengine_checkpoint_globals():
-        checkpoint = torch.load(path, map_location='cpu')
+    try:
+        with mmengine_checkpoint_globals():
+            checkpoint = torch.load(path, map_location='cpu')
+    except Exception as exc:
+        raise UnreadableCheckpointError(
+            f'cannot read checkpoint {path} ({type(exc).__name__}: {exc}); '
+            'the file may be cut short (a job killed while saving, a full '
+            'disk) or not be a checkpoint') from exc
     if not isinstance(checkpoint, dict):
         raise ValueError(f'{path} holds a {type(checkpoint).__name__}, '
                          'not a checkpoint dict')

@@ -2,16 +2,26 @@
 import argparse
 import os
 import os.path as osp
+import sys
 from typing import Optional, Tuple
 
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_dist_info, init_dist
-from mmengine.registry import RUNNERS
+from mmengine.registry import RUNNERS, DefaultScope
 from mmengine.runner import Runner
+from mmseg.registry import MODELS
 
+from .checkpoint_classes import check_checkpoint_classes
+from .checkpoint_coverage import check_checkpoint_coverage
 from .config_check import check_uda_config
 from .cpu_dist import setup_cpu_dist
+from .quiet_runner import QuietRunner, hide_known_warnings
+from .resume_checkpoint import load_checkpoint_file
+
+#: The launcher script of each tool that has one.
+_DIST_SCRIPTS = {'train.py': 'tools/dist_train.sh CONFIG NUM_GPUS',
+                 'test.py': 'tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS'}
 
 
 def add_common_args(parser: argparse.ArgumentParser,
@@ -56,7 +66,10 @@ def load_tool_config(args: argparse.Namespace) -> Config:
         ValueError: If a config dict of an mmseg_uda class has unknown keys
             (see :func:`~mmseg_uda.utils.config_check.check_uda_config`);
             checked after ``--cfg-options``, before anything is built.
+        SystemExit: For ``--launcher pytorch`` without torchrun's
+            environment (see :func:`check_launcher`).
     """
+    check_launcher(args.launcher)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if not osp.isfile(args.config):
@@ -99,10 +112,17 @@ def init_tool_dist(cfg: Config) -> Tuple[int, int]:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the config's runner (CPU-distributed when needed)."""
+    """Build the config's runner (CPU-distributed when needed).
+
+    Without ``runner_type`` it is a :class:`QuietRunner`: mmengine's runner
+    whose log leaves out the config dump, environment, hook order and
+    per-parameter lines unless ``log_level='DEBUG'``; mmseg's
+    ``align_corners`` hint is ignored (see :func:`hide_known_warnings`).
+    """
     setup_cpu_dist(cfg)
+    hide_known_warnings()
     if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
+        return QuietRunner.from_cfg(cfg)
     return RUNNERS.build(cfg)
 
 
@@ -110,3 +130,66 @@ def require_file(path: Optional[str], what: str) -> None:
     """Raise ``FileNotFoundError`` naming ``path`` when it is not a file."""
     if path is None or not osp.isfile(path):
         raise FileNotFoundError(f'{what} not found: {path}')
+
+
+def check_launcher(launcher: str, tool: Optional[str] = None) -> None:
+    """Refuse ``--launcher pytorch`` in a process torchrun did not start.
+
+    torch's rendezvous then fails with "environment variable RANK
+    expected"; this says which command starts the processes instead.
+
+    Args:
+        launcher (str): The ``--launcher`` value.
+        tool (str, optional): The tool's file name; ``sys.argv[0]``'s by
+            default.
+
+    Raises:
+        SystemExit: Naming the command to use.
+    """
+    needed = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+    missing = [name for name in needed if name not in os.environ]
+    if launcher != 'pytorch' or not missing:
+        return
+    tool = tool or osp.basename(sys.argv[0])
+    script = _DIST_SCRIPTS.get(tool)
+    how = f'`bash {script} [ARGS]`' if script else \
+        f'`torchrun --nproc_per_node=N tools/{tool} ... --launcher pytorch`'
+    raise SystemExit(
+        f'{tool}: error: --launcher pytorch needs the environment that '
+        f'torchrun sets ({", ".join(missing)} not set): start the processes '
+        f'with {how}, or leave out --launcher to run one process')
+
+
+def check_checkpoint(cfg: Config, path: str, what: str = 'checkpoint',
+                     checkpoint: Optional[dict] = None) -> dict:
+    """Check a checkpoint against the config before any work starts.
+
+    The file must exist and be readable (an error names it otherwise), its
+    class count must be the config's, and it must fill most of the weights
+    of the config's model (of its segmentor, for a UDA model), checked by
+    loading it into a model built from ``cfg.model`` for the purpose.
+
+    Args:
+        cfg (Config): The tool's config (``custom_imports`` imported).
+        path (str): The checkpoint file.
+        what (str): What the file is, for the not-found message.
+        checkpoint (dict, optional): Its content, when already loaded.
+
+    Returns:
+        dict: The checkpoint's content.
+
+    Raises:
+        FileNotFoundError: If ``path`` is not a file.
+        UnreadableCheckpointError: If it cannot be read.
+        ValueError: For another class count, or a checkpoint that fills
+            less than half of the model's weights (with the counts).
+    """
+    if checkpoint is None:
+        require_file(path, what)
+        checkpoint = load_checkpoint_file(path)
+    check_checkpoint_classes(cfg, checkpoint, path)
+    scope = cfg.get('default_scope') or 'mmseg'
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
+    check_checkpoint_coverage(model, checkpoint, path)
+    return checkpoint

@@ -1,5 +1,8 @@
 """torch.load(weights_only=True) of mmengine checkpoints, and only those."""
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -28,11 +31,30 @@ def _mmengine_like_checkpoint(path):
              array=np.arange(4, dtype=np.float32)), path)
 
 
-def test_mmengine_checkpoint_loads_only_inside_the_context(tmp_path):
+LOAD_IN_A_FRESH_PROCESS = """
+import pickle, sys, torch
+try:
+    torch.load(sys.argv[1])
+except pickle.UnpicklingError:
+    print('refused without mmseg_uda')
+import mmseg_uda
+hub = torch.load(sys.argv[1])['message_hub']
+print(type(hub['log_scalars']['train/loss']).__name__, 'after the import')
+"""
+
+
+def test_mmengine_checkpoint_loads_once_the_package_is_imported(
+        repo_root, tmp_path):
     path = str(tmp_path / 'ckpt.pth')
     _mmengine_like_checkpoint(path)
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(path, weights_only=True)
+    # torch's default weights_only=True, as mmseg's init_model loads
+    proc = subprocess.run(
+        [sys.executable, '-c', LOAD_IN_A_FRESH_PROCESS, path],
+        cwd=repo_root, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=repo_root), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split('\n')[:2] == [
+        'refused without mmseg_uda', 'HistoryBuffer after the import']
     with mmengine_checkpoint_globals():
         ckpt = torch.load(path, weights_only=True)
     buffer = ckpt['message_hub']['log_scalars']['train/loss']
@@ -40,9 +62,6 @@ def test_mmengine_checkpoint_loads_only_inside_the_context(tmp_path):
     assert buffer.current() == 0.25 and buffer.mean() == 0.375
     assert ckpt['meta']['seed'] == 3
     np.testing.assert_array_equal(ckpt['array'], np.arange(4))
-    # the allow-list is gone again after the context
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(path, weights_only=True)
 
 
 def test_getattr_beyond_history_buffer_statistics_is_refused(tmp_path):

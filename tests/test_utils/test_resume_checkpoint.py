@@ -7,13 +7,13 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.fileio import get_file_backend
-from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import save_checkpoint
 
 from mmseg_uda.utils.atomic_file_backend import AtomicLocalBackend
 from mmseg_uda.utils.resume_checkpoint import (find_resume_checkpoint,
                                                list_step_checkpoints,
                                                resume_candidates)
+from tests.conftest import mmengine_messages
 
 pytestmark = pytest.mark.reliability
 
@@ -40,25 +40,11 @@ def _truncate(path):
         f.truncate(size // 2)
 
 
-class _Records(logging.Handler):
-
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 @pytest.fixture
 def warnings_log():
-    """Messages logged through mmengine's current logger."""
-    logger = MMLogger.get_current_instance()
-    handler = _Records()
-    handler.setLevel(logging.WARNING)
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
+    """Warnings logged through mmengine's current logger."""
+    with mmengine_messages(logging.WARNING) as messages:
+        yield messages
 
 
 def test_the_atomic_backend_is_selected_by_name(tmp_path):

@@ -13,8 +13,6 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_uda.datasets.label_conversion import gta_to_trainids, run_cli
-
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
@@ -29,6 +27,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the conversion; returns the exit status."""
     args = parse_args(argv)
+    # imported here: the package loads torch and mmseg, which `--help`
+    # does not need
+    from mmseg_uda.datasets.label_conversion import gta_to_trainids, run_cli
     return run_cli(
         label_dir=osp.join(args.gta_root, 'labels'),
         root=args.gta_root,

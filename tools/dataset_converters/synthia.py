@@ -13,8 +13,6 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_uda.datasets.label_conversion import run_cli, synthia_to_trainids
-
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
@@ -30,6 +28,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the conversion; returns the exit status."""
     args = parse_args(argv)
+    # imported here: the package loads torch and mmseg, which `--help`
+    # does not need
+    from mmseg_uda.datasets.label_conversion import (run_cli,
+                                                     synthia_to_trainids)
     return run_cli(
         label_dir=osp.join(args.synthia_root, 'GT', 'LABELS'),
         root=args.synthia_root,

@@ -134,6 +134,9 @@ class EntropyRanker(BaseMetric):
             ``<city>/<stem>``.
         collect_device (str): Device to collect results on.
         prefix (str, optional): Prefix of the metric names.
+        model_id (str, optional): What identifies the model (e.g. its
+            checkpoint path, size and time); recorded with each per-image
+            result, and only results of this model are ranked.
     """
 
     default_prefix: Optional[str] = 'rank'
@@ -145,8 +148,10 @@ class EntropyRanker(BaseMetric):
                  rare_classes: Sequence[int] = RARE_CLASSES,
                  img_suffix: str = '_leftImg8bit.png',
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 model_id: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.model_id = model_id
         if not 0.0 <= easy_ratio <= 1.0:
             raise ValueError(f'easy_ratio must be in [0, 1], got '
                              f'{easy_ratio}')
@@ -174,7 +179,7 @@ class EntropyRanker(BaseMetric):
             atomic_write_png(prediction_path(self.out_dir, name), pred)
             record = dict(
                 name=name, entropy=entropy, rare_present=present,
-                shape=list(pred.shape))
+                shape=list(pred.shape), model=self.model_id)
             atomic_write_text(per_image_path(self.out_dir, name),
                               json.dumps(record, sort_keys=True) + '\n')
             self.results.append(name)
@@ -194,7 +199,7 @@ class EntropyRanker(BaseMetric):
             names = sorted(set(results))
         return write_ranking(
             self.out_dir, self.easy_ratio, self.rare_normalize,
-            len(self.rare_classes), names)
+            len(self.rare_classes), names, self.model_id)
 
 
 def ranking_dataset_cfg(cfg) -> dict:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmseg.registry import METRICS
 
@@ -54,6 +55,12 @@ def kth_smallest_bits(hist_high: np.ndarray, k: np.ndarray
         inner[c] = k[c] - (cum[c, b - 1] if b > 0 else 0)
     return bins, inner
 
+
+
+def _labelled_bar(total: int, what: str) -> ProgressBar:
+    """A progress bar over ``total`` images, announced by a log line."""
+    print_log(f'{what} ({total} images)', logger='current')
+    return ProgressBar(total)
 
 @METRICS.register_module()
 class PseudoLabelGenerator(BaseMetric):
@@ -228,7 +235,7 @@ class PseudoLabelGenerator(BaseMetric):
         """
         num = self.num_classes
         hist = np.zeros((num, BINS), dtype=np.int64)
-        bar = ProgressBar(len(names))
+        bar = _labelled_bar(len(names), 'class thresholds, pass 1 of 2')
         for name in names:  # pass 1: high 16 bits per class
             label, confidence = self._load(name)
             index = label.astype(np.int64).ravel() * BINS + (
@@ -243,7 +250,7 @@ class PseudoLabelGenerator(BaseMetric):
         high, inner = kth_smallest_bits(hist, k)
         lookup = np.append(high, -1)  # bin per class, -1 = not wanted
         hist[:] = 0
-        bar = ProgressBar(len(names))
+        bar = _labelled_bar(len(names), 'class thresholds, pass 2 of 2')
         for name in names:  # pass 2: low 16 bits inside the chosen bins
             label, confidence = self._load(name)
             bits = confidence.view(np.uint32).ravel()
@@ -264,7 +271,7 @@ class PseudoLabelGenerator(BaseMetric):
     def _write_bdl_labels(self, names: Sequence[str],
                           thresholds: np.ndarray) -> np.ndarray:
         labelled = np.zeros(self.num_classes, dtype=np.int64)
-        bar = ProgressBar(len(names))
+        bar = _labelled_bar(len(names), 'writing the pseudo-labels')
         for name in names:  # pass 3: the labels
             label, confidence = self._load(name)
             below = confidence.astype(np.float64) < thresholds[label]
@@ -279,7 +286,7 @@ class PseudoLabelGenerator(BaseMetric):
     def _count_labels(self, names: Sequence[str]) -> Tuple[np.ndarray, int]:
         labelled = np.zeros(self.num_classes, dtype=np.int64)
         pixels = 0
-        bar = ProgressBar(len(names))
+        bar = _labelled_bar(len(names), 'counting the labelled pixels')
         for name in names:
             label = cv2.imread(label_path(self.out_dir, name),
                                cv2.IMREAD_UNCHANGED)

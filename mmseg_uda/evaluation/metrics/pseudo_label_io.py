@@ -18,12 +18,14 @@ directory is complete for some settings when its summary has those
 settings and lists the same images (:func:`is_complete`).
 """
 import json
+import logging
 import os
 import os.path as osp
 import shutil
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 
 from mmseg_uda.utils.atomic_io import atomic_write, atomic_write_text
 from .ranking_io import IMAGE_LIST, PSEUDO_LABEL_DIR, prediction_path
@@ -195,11 +197,24 @@ def start_run(out_dir: str, settings: Dict) -> None:
         if summary is not None:
             previous = summary.get('settings')
     if previous is not None and previous != settings:
+        changed = sorted(k for k in set(previous) | set(settings)
+                         if previous.get(k) != settings.get(k))
+        if any(osp.isdir(f) for f in (label_dir(out_dir),
+                                      cache_dir(out_dir))):
+            print_log(
+                f'{out_dir}: discarding the labels and cache of an earlier '
+                f'run, made with other settings: ' + '; '.join(
+                    f'{k}: {previous.get(k)!r} -> {settings.get(k)!r}'
+                    for k in changed), logger='current',
+                level=logging.WARNING)
         for folder in (label_dir(out_dir), cache_dir(out_dir)):
             if osp.isdir(folder):
                 shutil.rmtree(folder)
     elif previous is None and osp.isdir(label_dir(out_dir)):
         # labels of unknown origin: never mix them with this run's
+        print_log(f'{out_dir}: discarding labels of unknown origin (no '
+                  'record of their settings or model)', logger='current',
+                  level=logging.WARNING)
         shutil.rmtree(label_dir(out_dir))
     if osp.isfile(summary_path(out_dir)):
         os.remove(summary_path(out_dir))

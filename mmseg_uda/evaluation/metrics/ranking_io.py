@@ -5,7 +5,8 @@ Layout of a ranking directory (``rank_dir``)::
     images.txt            the set to rank, one ``<city>/<stem>`` per line
     per_image/<city>/<stem>.json
                           per-image result: mean normalised entropy,
-                          rare classes in the argmax, score resolution
+                          rare classes in the argmax, score resolution and
+                          the model (checkpoint) that computed it
     predictions/<city>/<stem>_gtFine_labelTrainIds.png
                           argmax (trainIds) of every ranked image
     scores.csv            name, score, entropy, n_rare, split; easiest first
@@ -13,7 +14,11 @@ Layout of a ranking directory (``rank_dir``)::
     hard_split.txt        the rest (both ``<city>/<stem>``, ranked order)
     pseudo_labels/<city>/<stem>_gtFine_labelTrainIds.png
                           the easy split's predictions only
-    ranking.json          settings and sizes of the last ranking
+    ranking.json          settings, sizes and model of the last ranking
+
+A per-image result of another model than the current one does not count as
+done: it is computed again (and the splits, scores and pseudo-labels are
+rewritten from the current model's results only).
 
 The split files are ``ann_file`` lists for mmseg's ``CityscapesDataset``;
 ``pseudo_labels`` is its ``seg_map_path``.
@@ -63,11 +68,43 @@ def prediction_path(rank_dir: str, name: str,
     return osp.join(rank_dir, folder, f'{name}{LABEL_SUFFIX}')
 
 
-def is_done(rank_dir: str, name: str) -> bool:
+def read_result(rank_dir: str, name: str) -> Optional[Dict]:
+    """The per-image result of ``name``, or None when it has none."""
+    path = per_image_path(rank_dir, name)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def is_done(rank_dir: str, name: str,
+            model_id: Optional[str] = None) -> bool:
     """Whether ``name`` has a complete per-image result (JSON written last).
+
+    Args:
+        rank_dir (str): The ranking directory.
+        name (str): ``<city>/<stem>``.
+        model_id (str, optional): When given, only a result recorded with
+            this model counts.
     """
-    return osp.isfile(per_image_path(rank_dir, name)) and osp.isfile(
-        prediction_path(rank_dir, name))
+    if not osp.isfile(prediction_path(rank_dir, name)):
+        return False
+    result = read_result(rank_dir, name)
+    if result is None:
+        return False
+    return model_id is None or result.get('model') == model_id
+
+
+def stale_results(rank_dir: str, names: Sequence[str],
+                  model_id: str) -> List[str]:
+    """Images whose per-image result was computed by another model (or by
+    an unrecorded one)."""
+    stale = []
+    for name in names:
+        result = read_result(rank_dir, name)
+        if result is not None and result.get('model') != model_id:
+            stale.append(name)
+    return stale
 
 
 def read_lines(path: str) -> List[str]:
@@ -112,7 +149,8 @@ def write_ranking(rank_dir: str,
                   easy_ratio: float = 0.67,
                   rare_normalize: bool = False,
                   n_rare: int = 11,
-                  names: Optional[Sequence[str]] = None) -> Dict[str, float]:
+                  names: Optional[Sequence[str]] = None,
+                  model_id: Optional[str] = None) -> Dict[str, float]:
     """Rank the per-image results and write splits, scores, pseudo-labels.
 
     Args:
@@ -122,21 +160,21 @@ def write_ranking(rank_dir: str,
         n_rare (int): Number of rare classes of the normaliser.
         names (Sequence[str], optional): The set to rank; ``images.txt`` by
             default.
+        model_id (str, optional): When given, every per-image result must
+            have been computed by this model.
 
     Returns:
         dict[str, float]: ``num_images``, ``num_easy``, ``easy_max_score``.
     """
     if names is None:
         names = read_lines(osp.join(rank_dir, IMAGE_LIST))
-    missing = [n for n in names if not is_done(rank_dir, n)]
+    missing = [n for n in names if not is_done(rank_dir, n, model_id)]
     if missing:
         raise FileNotFoundError(
-            f'{len(missing)} images have no per-image result in {rank_dir}, '
-            f'e.g. {missing[0]}')
-    results = {}
-    for name in names:
-        with open(per_image_path(rank_dir, name)) as f:
-            results[name] = json.load(f)
+            f'{len(missing)} images have no per-image result in {rank_dir}'
+            f'{" of the model " + model_id if model_id else ""}, e.g. '
+            f'{missing[0]}')
+    results = {name: read_result(rank_dir, name) for name in names}
     scores = {n: image_score(r, rare_normalize, n_rare)
               for n, r in results.items()}
     easy, hard = split_ranking(list(scores), list(scores.values()),
@@ -169,7 +207,8 @@ def write_ranking(rank_dir: str,
     atomic_write_text(
         osp.join(rank_dir, 'ranking.json'),
         json.dumps(dict(summary, easy_ratio=easy_ratio,
-                        rare_normalize=rare_normalize), indent=2) + '\n')
+                        rare_normalize=rare_normalize, model=model_id),
+                   indent=2) + '\n')
     return summary
 
 

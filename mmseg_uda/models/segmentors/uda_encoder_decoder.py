@@ -1,7 +1,9 @@
 """An EncoderDecoder with the extras the UDA originals need."""
+import logging
 from typing import Dict, List, Optional, Union
 
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -37,6 +39,13 @@ class UDAEncoderDecoder(EncoderDecoder):
     upsampling, so ``seg_logits`` of the predictions hold class
     probabilities at ``ori_shape``. The argmax is unchanged up to
     interpolation round-off; pseudo-label generators consume these.
+
+    **UDA checkpoints.** A checkpoint of a UDA model (``segmentor.*``
+    beside ``discriminators.*``, ``teacher.*`` ...) loads its ``segmentor.*``
+    weights, the adapted segmentor, into this model, so that
+    ``tools/test.py`` and ``mmseg.apis.init_model`` with a plain segmentor
+    config test the adapted model; the other entries are ignored, which is
+    logged in one line.
     """
 
     def forward(self,
@@ -143,3 +152,32 @@ class UDAEncoderDecoder(EncoderDecoder):
             mode='bilinear',
             align_corners=self.align_corners,
             warning=False)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, strict: bool,
+                              missing_keys: List[str],
+                              unexpected_keys: List[str],
+                              error_msgs: List[str]) -> None:
+        """Take the segmentor out of a UDA checkpoint (see the class
+        docstring)."""
+        own = [k for k in state_dict if k.startswith(prefix)]
+        children = tuple(f'{prefix}{name}.' for name in self._modules
+                         if name != 'data_preprocessor')
+        inner = f'{prefix}segmentor.'
+        if any(k.startswith(inner) for k in own) and \
+                not any(k.startswith(children) for k in own):
+            ignored = set()
+            for key in own:
+                value = state_dict.pop(key)
+                if key.startswith(inner):
+                    state_dict[prefix + key[len(inner):]] = value
+                else:
+                    ignored.add(key[len(prefix):].split('.')[0])
+            print_log(
+                'UDA checkpoint: loading its `segmentor.*` weights (the '
+                'adapted segmentor)' +
+                (f'; ignoring {", ".join(sorted(ignored))}'
+                 if ignored else ''), logger='current', level=logging.INFO)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)

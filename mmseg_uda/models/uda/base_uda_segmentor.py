@@ -1,14 +1,17 @@
 """Base of the UDA models: a stock mmseg segmentor held by composition."""
-from typing import Dict, Iterable, List, Mapping, Sequence, Union
+import logging
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
+from ...utils.number_checks import check_weight
 from ..utils.nonfinite_guard import (NONFINITE_MODES, all_ranks_finite,
                                      handle_nonfinite)
 from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
@@ -22,7 +25,9 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
     ``ValLoop``/``TestLoop``, ``IoUMetric`` and visualisation hooks work
     unchanged. A plain segmentor checkpoint (``backbone.*``,
     ``decode_head.*`` ...) given as ``load_from`` initialises the segmentor:
-    keys without the ``segmentor.`` prefix are mapped onto it.
+    keys without the ``segmentor.`` prefix are mapped onto it, and the other
+    parts (discriminators ...) keep their initialisation, which is logged in
+    one line.
 
     Training options shared by every UDA model:
 
@@ -50,6 +55,10 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
             Defaults to False.
         nonfinite_loss (str): ``'error'`` or ``'skip'``. Defaults to
             ``'error'``.
+        pretrained (str, optional): Passed on to the segmentor, as mmseg's
+            segmentors take it (``mmseg.apis.init_model`` sets it to None).
+        train_cfg (dict, optional): Passed on to the segmentor when given
+            (``init_model`` sets it to None).
     """
 
     def __init__(self,
@@ -57,9 +66,16 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None,
                  channels_last: bool = False,
-                 nonfinite_loss: str = 'error') -> None:
+                 nonfinite_loss: str = 'error',
+                 pretrained: Optional[str] = None,
+                 train_cfg: OptConfigType = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        segmentor = dict(segmentor)
+        if pretrained is not None:
+            segmentor['pretrained'] = pretrained
+        if train_cfg is not None:
+            segmentor['train_cfg'] = train_cfg
         if nonfinite_loss not in NONFINITE_MODES:
             raise ValueError(f'nonfinite_loss must be one of '
                              f'{NONFINITE_MODES}, got {nonfinite_loss!r}')
@@ -90,16 +106,22 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
             dict[str, float]: A copy of ``weights``.
 
         Raises:
-            ValueError: If ``weights`` is empty or names a level the
-                segmentor does not have.
+            TypeError: If ``weights`` is not a dict or a weight not a
+                number (naming ``<name>.<level>``).
+            ValueError: If ``weights`` is empty, names a level the
+                segmentor does not have, or a weight is negative.
         """
+        if not isinstance(weights, Mapping):
+            raise TypeError(f'{name} must be a dict of level weights, e.g. '
+                            f'dict(main=0.001), got {weights!r}')
         levels = {'main'} | ({'aux'} if self.seg.with_auxiliary_head
                              else set())
         if not weights or set(weights) - levels:
             raise ValueError(
                 f'{name} must name adapted output levels among '
                 f'{sorted(levels)}, got {dict(weights)}')
-        return dict(weights)
+        return {level: check_weight(value, f'{name}.{level}')
+                for level, value in weights.items()}
 
     def check_target_levels(self, trained: Iterable[str], name: str) -> None:
         """Refuse heads the target step computes but never trains.
@@ -237,13 +259,33 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                               missing_keys: List[str],
                               unexpected_keys: List[str],
                               error_msgs: List[str]) -> None:
-        """Map a plain segmentor checkpoint onto ``segmentor``."""
+        """Map a plain segmentor checkpoint onto ``segmentor``.
+
+        The parts that such a checkpoint lacks (discriminators, a teacher)
+        keep their values: they are entered into ``state_dict`` as they
+        are, so that loading reports no missing keys for them, and one
+        line says that they start from scratch.
+        """
         own = [k for k in state_dict if k.startswith(prefix)]
         children = tuple(f'{prefix}{name}.' for name in self._modules)
         if own and not any(k.startswith(children) for k in own):
             for key in own:
                 state_dict[f'{prefix}segmentor.{key[len(prefix):]}'] = \
                     state_dict.pop(key)
+            fresh = []
+            for name, child in self._modules.items():
+                if name in ('segmentor', 'data_preprocessor') or \
+                        child is None:
+                    continue
+                kept = self.unwrap(child).state_dict(prefix=f'{prefix}{name}.')
+                if kept:
+                    fresh.append(name)
+                    for key, value in kept.items():
+                        state_dict.setdefault(key, value)
+            print_log(
+                'plain segmentor checkpoint: loaded into `segmentor`' +
+                (f'; {", ".join(fresh)} start from scratch' if fresh else ''),
+                logger='current', level=logging.INFO)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)

@@ -13,6 +13,7 @@ from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 from torch.nn.modules.dropout import _DropoutNd
 
+from ...utils.number_checks import check_number, check_weight
 from ..utils.class_mix import class_mix, class_mix_masks
 from ..utils.mix_augmentation import mix_augment
 from .base_uda_segmentor import BaseUDASegmentor
@@ -100,14 +101,16 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
         if mix not in self.MIX_TYPES:
             raise ValueError(
                 f'mix must be one of {self.MIX_TYPES}, got {mix!r}')
-        if not 0.0 <= pseudo_threshold <= 1.0:
-            raise ValueError('pseudo_threshold must be in [0, 1], got '
-                             f'{pseudo_threshold}')
-        for name, prob in (('color_jitter_prob', color_jitter_prob),
-                           ('blur_prob', blur_prob)):
-            if not 0.0 <= prob <= 1.0:
-                raise ValueError(f'{name} must be in [0, 1], got {prob}')
-        if len(blur_sigma) != 2 or not 0 < blur_sigma[0] <= blur_sigma[1]:
+        # type and range of every number, naming the option
+        for name, value in (('pseudo_threshold', pseudo_threshold),
+                            ('color_jitter_prob', color_jitter_prob),
+                            ('blur_prob', blur_prob)):
+            check_number(value, name, low=0, high=1)
+        check_weight(color_jitter_strength, 'color_jitter_strength')
+        check_number(blur_kernel_ratio, 'blur_kernel_ratio', low=0)
+        if not isinstance(blur_sigma, (list, tuple)) or len(blur_sigma) != 2 \
+                or not 0 < check_number(blur_sigma[0], 'blur_sigma[0]') \
+                <= check_number(blur_sigma[1], 'blur_sigma[1]'):
             raise ValueError('blur_sigma must be a range (low, high) with '
                              f'0 < low <= high, got {blur_sigma}')
         self.pseudo_threshold = pseudo_threshold
