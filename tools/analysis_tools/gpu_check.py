@@ -50,7 +50,8 @@ from gpu_check_speed import (check_amp_speed_target,  # noqa: E402
 from gpu_check_tools import (check_pseudo_labels,  # noqa: E402
                              check_rank_targets, check_rerank_distributed,
                              check_test_tool)
-from gpu_check_training import (ITERATIONS, check_adaptseg,  # noqa: E402
+from gpu_check_training import (ITERATIONS,  # noqa: E402
+                                SELF_TRAINING_LABELS, check_adaptseg,
                                 check_ddp, check_fp16_overflow, check_method,
                                 check_self_training, check_translator_resume)
 
@@ -217,6 +218,7 @@ def main(argv=None) -> int:
     generate_demo_dataset(args.data_root, **data)
     configs = demo_configs(
         REPO_ROOT, osp.join(args.work_dir, 'configs'), args.data_root,
+        osp.join(args.work_dir, SELF_TRAINING_LABELS),
         iters=ITERATIONS[mode],
         batch=1 if args.tiny else 2, workers=0 if args.tiny else 2,
         crop=(64, 32) if args.tiny else (256, 128))

@@ -127,7 +127,7 @@ def write_config(path: str, text: str) -> str:
     return path
 
 
-def demo_configs(repo: str, out_dir: str, data_root: str,
+def demo_configs(repo: str, out_dir: str, data_root: str, label_root: str,
                  iters: Dict[str, int], batch: int, workers: int,
                  crop: Tuple[int, int]) -> Dict[str, str]:
     """Write the check's configs; return their paths by name.
@@ -136,6 +136,7 @@ def demo_configs(repo: str, out_dir: str, data_root: str,
         repo (str): Repository root (the shipped configs).
         out_dir (str): Where to write them.
         data_root (str): The demo data (``source/`` and ``target/``).
+        label_root (str): The self-training run's pseudo-label root.
         iters (dict): Iterations per kind: ``adaptseg``, ``method``,
             ``self_training``, ``translator``.
         batch (int): Images per domain and batch.
@@ -166,11 +167,10 @@ def demo_configs(repo: str, out_dir: str, data_root: str,
             f'_base_ = [{base!r}]\n' + loader_settings(
                 data_root, n, batch, workers, ckpt_interval=n))
     n = iters['self_training']
-    labels = osp.join(out_dir, 'self_training_labels')
     paths['self_training'] = write_config(
         osp.join(out_dir, 'self_training_demo.py'),
         f'_base_ = [{paths["adaptseg"]!r}]\n' +
-        _SELF_TRAINING.format(labels=labels, rounds_at=[1]) +
+        _SELF_TRAINING.format(labels=label_root, rounds_at=[1]) +
         f'train_cfg = dict(max_iters={n}, val_interval={n})\n'
         f'default_hooks = dict(checkpoint=dict(interval={n}))\n')
     n = iters['translator']

@@ -72,7 +72,7 @@ def free_port() -> int:
 
 def tool_env(ctx: CheckContext) -> Dict[str, str]:
     """The environment of a tool: this repository first on ``PYTHONPATH``;
-    no visible GPU in tiny mode."""
+    no visible GPU and one CPU thread in tiny mode."""
     env = dict(os.environ)
     paths = [ctx.repo] + [p for p in env.get('PYTHONPATH', '').split(
         os.pathsep) if p]
@@ -80,6 +80,9 @@ def tool_env(ctx: CheckContext) -> Dict[str, str]:
     env['PYTHONUNBUFFERED'] = '1'
     if ctx.tiny:
         env['CUDA_VISIBLE_DEVICES'] = ''
+        # one thread per process: OpenMP threads spinning on a busy machine
+        # slow small CPU runs down many times over
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = '1'
     return env
 
 

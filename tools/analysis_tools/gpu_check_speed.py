@@ -32,7 +32,7 @@ def _benchmark(ctx: CheckContext, name: str, config: str, flags: List[str],
                options: List[str]) -> Dict:
     """Run benchmark.py; return its ``train_step`` figures."""
     out_json = ctx.path(name, 'figures.json')
-    iters, warmup = (2, 1) if ctx.tiny else (10, 3)
+    iters, warmup = (1, 1) if ctx.tiny else (10, 3)
     args = [config, '--iters', str(iters), '--warmup', str(warmup),
             '--device', ctx.device, '--no-progress', '--json', out_json,
             '--work-dir', ctx.path(name), *flags, '--cfg-options',

@@ -15,6 +15,8 @@ from gpu_check_runs import (CheckContext, CheckFailed, load_checkpoint,
 TRAIN = 'tools/train.py'
 # 2**100: any fp16 gradient scaled by it overflows, every step is skipped
 HUGE_LOSS_SCALE = 2.0**100
+# the pseudo-label root of the self-training check, in the work dir
+SELF_TRAINING_LABELS = 'self_training_labels'
 # bookkeeping entries of a state dict that move without an optimizer step
 _BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
 
@@ -157,7 +159,7 @@ def check_self_training(ctx: CheckContext) -> Dict:
         log = f.read()
     if 'self-training round 1' not in log:
         raise CheckFailed('no self-training round was logged')
-    labels = ctx.path('self_training_labels', 'current')
+    labels = ctx.path(SELF_TRAINING_LABELS, 'current')
     if not osp.isdir(labels):
         raise CheckFailed(f'no current labels at {labels}')
     count = sum(len(files) for _, _, files in os.walk(labels))
