@@ -3,7 +3,7 @@ PYTHON ?= python3
 DEMO_ROOT ?= data/demo
 DEMO_WORK_DIR ?= work_dirs/demo
 
-.PHONY: setup setup-tests demo test test-faults clean-demo
+.PHONY: setup setup-tests demo test test-fast test-faults clean-demo
 
 setup:
 	PYTHON=$(PYTHON) bash tools/setup_env.sh
@@ -16,6 +16,10 @@ demo: setup
 
 test: setup-tests
 	$(PYTHON) -m pytest tests
+
+# every test but the slow end-to-end runs of the tools (a subset of `make test`)
+test-fast: setup-tests
+	$(PYTHON) -m pytest tests -m "not slow"
 
 # the fault and property tests only (a subset of `make test`)
 test-faults: setup-tests

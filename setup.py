@@ -35,7 +35,10 @@ setup(
         'psutil',  # peak-memory figures of the benchmark tools
     ],
     extras_require={
-        'tests': ['pytest', 'tensorboard', 'hypothesis', 'psutil'],
+        'tests': [
+            'pytest', 'pytest-timeout', 'tensorboard', 'hypothesis',
+            'psutil'
+        ],
         'mmpretrain': ['mmpretrain>=1.0.0'],
     },
     zip_safe=False,
