@@ -2,13 +2,13 @@
 import importlib.util
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.tool_runs import run_python
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GTA_TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'gta.py')
@@ -27,14 +27,7 @@ OLD_MTIME_NS = 1_000_000_000 * 10**9  # 2001-09-09
 
 
 def run_tool(tool, root, *args):
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
-    return subprocess.run([sys.executable, tool, str(root), *args],
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=300)
+    return run_python([tool, str(root), *args], repo_root=REPO, timeout=300)
 
 
 def expected_trainids(ids, mapping):
