@@ -6,7 +6,7 @@ DEMO_WORK_DIR ?= work_dirs/demo
 # on a connected machine). FORCE_CUDA=1 compiles mmcv's CUDA ops; by default its CPU ops.
 WHEELS ?=
 
-.PHONY: setup setup-tests wheels demo test test-faults clean-demo
+.PHONY: setup setup-tests wheels demo test test-fast test-faults clean-demo
 
 setup:
 	PYTHON=$(PYTHON) WHEELS=$(WHEELS) bash tools/setup_env.sh
@@ -23,6 +23,10 @@ demo: setup
 
 test: setup-tests
 	$(PYTHON) -m pytest tests
+
+# every test but the slow end-to-end runs of the tools (a subset of `make test`)
+test-fast: setup-tests
+	$(PYTHON) -m pytest tests -m "not slow"
 
 # the fault and property tests only (a subset of `make test`)
 test-faults: setup-tests

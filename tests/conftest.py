@@ -1,13 +1,16 @@
 """Shared pytest fixtures and helpers."""
 import contextlib
+import itertools
 import logging
 import os.path as osp
 import sys
 from typing import Iterator, List
 
 import pytest
+from mmengine.logging import MessageHub
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+_HUB_NAMES = (f'test-message-hub-{i}' for i in itertools.count())
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
@@ -18,6 +21,9 @@ def pytest_configure(config: pytest.Config) -> None:
         'markers', 'reliability: fault tests (kills, corrupt checkpoints, '
         'NaNs, bad data, distributed faults) and property tests; '
         '`make test-faults` runs them')
+    config.addinivalue_line(
+        'markers', 'slow: end-to-end runs of the tools in subprocesses '
+        '(training, torchrun, kills); `make test-fast` leaves them out')
 
 
 @pytest.fixture(scope='session')
@@ -56,3 +62,16 @@ def info_log() -> Iterator[List[str]]:
     """
     with mmengine_messages(logging.INFO) as messages:
         yield messages
+
+
+@pytest.fixture(autouse=True)
+def isolated_message_hub():
+    """Give every test a fresh current ``MessageHub`` and drop the ones it
+    created afterwards, so that runtime info a test writes (``iter``,
+    counters) never reaches the next test."""
+    instances = MessageHub._instance_dict
+    before = dict(instances)
+    hub = MessageHub.get_instance(next(_HUB_NAMES))
+    yield hub
+    instances.clear()
+    instances.update(before)

@@ -1,5 +1,12 @@
 """The plain PyTorch re-statements compute what our train_step computes:
-same losses and same parameters after two steps from identical weights."""
+same losses and same parameters after two steps from identical weights.
+
+This is a consistency check of the benchmark (the timed "plain" step does
+the same work as ours, so the ratio of their times means something). It is
+not evidence that our step is faithful to the originals: both sides here
+are ours. Faithfulness is pinned by the re-statements of the originals'
+loops, e.g. tests/test_models/test_uda/test_adversarial_uda_segmentor.py
+(AdaptSegNet, BDL) and test_self_training_uda_segmentor.py (DAFormer)."""
 import copy
 
 import pytest

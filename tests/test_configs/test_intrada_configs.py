@@ -1,14 +1,14 @@
 """IntraDA stage-2 config: pinned settings, and 2 training iterations on
 the files written by tools/rank_targets.py."""
-import os
 import os.path as osp
-import subprocess
 import sys
 
+import pytest
 from mmengine.config import Config
 
 from tests.reference.tiny_layouts import make_cityscapes
 from tests.test_tools.test_rank_targets import TINY, rank, tiny_model
+from tests.tool_runs import run, tool_env
 
 CONFIG = 'configs/intrada/deeplabv2_r101_intrada_gta2cs.py'
 
@@ -54,6 +54,7 @@ def test_intrada_config_pins_the_paper(repo_root):
         'leftImg8bit/val'
 
 
+@pytest.mark.slow
 def test_intrada_trains_on_the_ranking(repo_root, tmp_path):
     tmp = str(tmp_path)
     cs = osp.join(tmp, 'cityscapes')
@@ -86,8 +87,7 @@ def test_intrada_trains_on_the_ranking(repo_root, tmp_path):
     work = osp.join(tmp, 'intra')
     cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work,
            '--cfg-options', *opts]
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = run(cmd, cwd=repo_root, env=tool_env(repo_root))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     assert 'src.main.loss_ce' in out and 'tgt.main.loss_adv' in out

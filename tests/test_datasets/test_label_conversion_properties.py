@@ -1,7 +1,10 @@
 """Property tests of the GTA5 / SYNTHIA label converters.
 
-The id -> trainId tables are written out here from DESIGN.md section 6, not
-imported from the code they check.
+The id -> trainId tables are written out here from the originals, not
+imported from the code they check: GTA5 from wasidennis/AdaptSegNet
+dataset/gta5_dataset.py (``id_to_trainid``), SYNTHIA from lhoyer/DAFormer
+tools/convert_datasets/synthia.py (``id_to_trainid``, whose comments mark
+16, 18 and 20 as not present in SYNTHIA).
 """
 import os.path as osp
 import tempfile

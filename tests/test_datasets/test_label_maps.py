@@ -9,7 +9,10 @@ from mmseg_uda.datasets.label_maps import (GTA_ID_TO_TRAINID,
                                            convert_gta_label,
                                            convert_synthia_label)
 
-# Written out independently of the implementation (DESIGN.md section 6).
+# Written out independently of the implementation, from the originals:
+# GTA5 labelIds -> trainIds as wasidennis/AdaptSegNet dataset/gta5_dataset.py
+# (``id_to_trainid``); SYNTHIA-RAND-CITYSCAPES ids (red channel) -> trainIds
+# as lhoyer/DAFormer tools/convert_datasets/synthia.py (``id_to_trainid``).
 EXPECTED_GTA = {
     7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
     23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18

@@ -71,6 +71,8 @@ def test_intradas_normalize_flag_is_on_with_false():
 
 
 def test_rare_normalizer_and_rounding():
+    # feipan664/IntraDA entropy_rank/entropy.py: ``rare_class`` and
+    # ``normalizor = (11 - len(find_rare_class(pred))) / 11.0 + 0.5``
     assert RARE_CLASSES == (3, 4, 5, 6, 7, 9, 12, 14, 15, 16, 17)
     assert rare_normalizer(0) == pytest.approx(1.5)
     assert rare_normalizer(11) == pytest.approx(0.5)

@@ -1,19 +1,26 @@
-"""tools/bdl_rounds.py: BDL's k=2 recipe end to end on tiny data, every
-intermediate artefact in its documented place, and a rerun does nothing."""
+"""tools/bdl_rounds.py: BDL's k=2 recipe end to end on tiny data, a step
+killed midway and resumed by the rerun, every intermediate artefact in its
+documented place, and a rerun after success does nothing."""
 import json
 import os
 import os.path as osp
-import subprocess
+import signal
 import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 
 from tests.reference.original_recipes import (BDL_NO_SSL_STEPS_STOP,
                                               BDL_SSL_STEPS_STOP)
 from tests.test_engine.test_hooks.test_self_training_hook import _options
+from tests.tool_runs import (kill_group, run, start, tool_env, wait_for)
+
+pytestmark = pytest.mark.slow
 
 SEGMENTOR = 'configs/bdl/deeplabv2_r101_ssl_gta2cs.py'
+# the whole k=2 recipe: 13 tool runs
+BDL_TIMEOUT = 1800
 
 
 def _translator_options(tmp):
@@ -32,17 +39,49 @@ def _translator_options(tmp):
     return opts
 
 
+def _segmentor_config(repo_root, tmp, flag):
+    """The SSL config plus a hook that parks M_1^0's training once before
+    its iteration 2 (after iteration 1's checkpoint)."""
+    cfg = Config.fromfile(osp.join(repo_root, SEGMENTOR))
+    cfg.custom_imports = dict(
+        imports=['mmseg_uda', 'tests.reference.fault_hooks'],
+        allow_failed_imports=False)
+    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(
+        type='PauseAtIterationHook', iteration=2, flag_file=flag,
+        work_dir_suffix=osp.join('round1', 'segmentor0'))]
+    path = osp.join(tmp, 'ssl_with_pause.py')
+    cfg.dump(path)
+    return path
+
+
+def _command(repo_root, work, tmp):
+    seg_opts = _options(tmp, osp.join(tmp, 'unused'), 2, '[]') + [
+        'default_hooks.checkpoint.interval=1']
+    return [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
+            '--rounds', '2', '--ssl-steps', '1', '--no-ssl-iters', '2',
+            '--segmentor-config',
+            _segmentor_config(repo_root, tmp, osp.join(tmp, 'parked')),
+            '--segmentor-options', *seg_opts,
+            '--translator-options', *_translator_options(tmp),
+            '--label-options', '--batch-size', '2']
+
+
 def _drive(repo_root, work, tmp):
-    seg_opts = _options(tmp, osp.join(tmp, 'unused'), 2, '[]')
-    cmd = [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
-           '--rounds', '2', '--ssl-steps', '1', '--no-ssl-iters', '2',
-           '--segmentor-options', *seg_opts,
-           '--translator-options', *_translator_options(tmp),
-           '--label-options', '--batch-size', '2']
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = run(_command(repo_root, work, tmp), cwd=repo_root,
+               env=tool_env(repo_root), timeout=BDL_TIMEOUT)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc.stdout
+
+
+def _kill_in_round1_segmentor0(repo_root, work, tmp):
+    """Run the driver until M_1^0's training is parked after its first
+    checkpoint, then SIGKILL the driver and the step it runs."""
+    proc = start(_command(repo_root, work, tmp), cwd=repo_root,
+                 env=tool_env(repo_root))
+    wait_for(lambda: osp.isfile(osp.join(tmp, 'parked')), proc,
+             BDL_TIMEOUT, 'the parked round1/segmentor0 step')
+    kill_group(proc)
+    assert proc.returncode == -signal.SIGKILL
 
 
 def _log_text(work_dir):
@@ -56,7 +95,21 @@ def _log_text(work_dir):
 def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     tmp = str(tmp_path)
     work = osp.join(tmp, 'bdl')
+    _kill_in_round1_segmentor0(repo_root, work, tmp)
+    state = json.load(open(osp.join(work, 'rounds.json')))
+    before = ['round0/segmentor'] + [f'round1/{s}' for s in (
+        'translator', 'translate', 'pictures')]
+    assert sorted(state) == sorted(before)  # killed inside segmentor0
+    seg0 = osp.join(work, 'round1', 'segmentor0')
+    assert osp.isfile(osp.join(seg0, 'iter_1.pth'))
+    assert not osp.exists(osp.join(seg0, 'iter_2.pth'))
+
+    # the rerun skips the steps done, resumes the killed one, goes on
     out = _drive(repo_root, work, tmp)
+    for name in before:
+        assert f'[bdl] {name}: done (' in out, name
+    assert 'resumed epoch: 0, iter: 1' in open(
+        osp.join(work, 'round1', 'segmentor0.log')).read()
     state = json.load(open(osp.join(work, 'rounds.json')))
     steps = ['round0/segmentor']
     for k in (1, 2):
@@ -131,11 +184,9 @@ def test_round_lengths_and_perceptual_weights_are_bdls(repo_root, tmp_path):
     segmentor's weights as BDL's perceptual network (cyclegan/deeplab.py)
     sums them: the first two classifier convs, rates (6, 12)."""
     work = osp.join(str(tmp_path), 'bdl')
-    proc = subprocess.run(
-        [sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
-         '--rounds', '2', '--ssl-steps', '2', '--dry-run'],
-        cwd=repo_root, capture_output=True, text=True,
-        env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = run([sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
+                '--rounds', '2', '--ssl-steps', '2', '--dry-run'],
+               cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     def max_iters(*parts):

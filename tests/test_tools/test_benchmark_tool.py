@@ -1,25 +1,22 @@
 """tools/analysis_tools/benchmark.py on the demo AdaptSegNet config with
 tiny on-disk demo data."""
 import json
-import os
 import os.path as osp
 import re
-import subprocess
-import sys
 
 import pytest
 
 from mmseg_uda.demo.demo_dataset import generate_demo_dataset
+from tests.tool_runs import run_python
+
+pytestmark = pytest.mark.slow
 
 TOOL = 'tools/analysis_tools/benchmark.py'
 CONFIG = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 
 
 def _run(repo_root, *args):
-    env = dict(os.environ, PYTHONPATH=repo_root)
-    return subprocess.run([sys.executable, TOOL, CONFIG, *args],
-                          cwd=repo_root, capture_output=True, text=True,
-                          env=env)
+    return run_python([TOOL, CONFIG, *args], repo_root=repo_root)
 
 
 def _options(root):

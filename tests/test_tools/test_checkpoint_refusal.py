@@ -2,11 +2,11 @@
 count, and --resume with no readable checkpoint, before any work starts."""
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
+
+from tests.tool_runs import run_python
 
 pytestmark = pytest.mark.reliability
 
@@ -14,9 +14,7 @@ CONFIG = 'configs/demo/deeplabv2_r18_tiny_source_only_demo.py'
 
 
 def _fail(repo_root, *args):
-    env = dict(os.environ, PYTHONPATH=repo_root)
-    proc = subprocess.run([sys.executable, *args], cwd=repo_root, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = run_python(args, repo_root=repo_root, timeout=120)
     assert proc.returncode != 0, proc.stdout[-2000:]
     # refused before the runner was built
     assert 'Checkpoints will be saved' not in proc.stdout + proc.stderr

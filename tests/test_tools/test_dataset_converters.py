@@ -2,19 +2,22 @@
 import importlib.util
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.tool_runs import run_python
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GTA_TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'gta.py')
 SYNTHIA_TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'synthia.py')
 
-# Written out independently of the implementation (DESIGN.md section 6).
+# Written out independently of the implementation, from the originals:
+# GTA5 labelIds -> trainIds as wasidennis/AdaptSegNet dataset/gta5_dataset.py
+# (``id_to_trainid``); SYNTHIA-RAND-CITYSCAPES ids (red channel) -> trainIds
+# as lhoyer/DAFormer tools/convert_datasets/synthia.py (``id_to_trainid``).
 GTA_MAP = {
     7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
     23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18
@@ -27,14 +30,7 @@ OLD_MTIME_NS = 1_000_000_000 * 10**9  # 2001-09-09
 
 
 def run_tool(tool, root, *args):
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [REPO] + [p for p in [env.get('PYTHONPATH')] if p])
-    return subprocess.run([sys.executable, tool, str(root), *args],
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=300)
+    return run_python([tool, str(root), *args], repo_root=REPO, timeout=300)
 
 
 def expected_trainids(ids, mapping):

@@ -1,10 +1,14 @@
 """tools/demo/run_demo.py end to end on a tiny demo set."""
 import json
 import os.path as osp
-import subprocess
 import sys
 
 import cv2
+import pytest
+
+from tests.tool_runs import run, tool_env
+
+pytestmark = pytest.mark.slow
 
 
 def test_run_demo_trains_evaluates_and_draws(repo_root, tmp_path):
@@ -15,7 +19,7 @@ def test_run_demo_trains_evaluates_and_draws(repo_root, tmp_path):
         '--data-options', 'num_source_train=4', 'num_source_val=2',
         'num_target_train=2', 'num_target_val=2'
     ]
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True)
+    proc = run(cmd, cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     columns = {f'{m}/{d}' for m in ('source_only', 'adaptseg')
@@ -36,6 +40,6 @@ def test_run_demo_trains_evaluates_and_draws(repo_root, tmp_path):
     assert grid.shape[0] == 2 * (128 + 18) + 4
 
     # a second run reuses the data and the finished training
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True)
+    proc = run(cmd, cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'skipping training' in proc.stdout

@@ -3,8 +3,6 @@ import json
 import os
 import os.path as osp
 import shutil
-import socket
-import subprocess
 import sys
 
 import cv2
@@ -12,7 +10,12 @@ import numpy as np
 import pytest
 
 from tests.reference.tiny_layouts import make_cityscapes
-from tests.test_tools.test_rank_targets import CONFIG, TINY, tiny_model
+from tests.test_tools.test_rank_targets import (CONFIG, TINY,
+                                                kill_test_layout, tiny_model)
+from tests.tool_runs import (kill_midway, output_files, run_python, start,
+                             tool_env, torchrun)
+
+pytestmark = pytest.mark.slow
 
 SIZE = (64, 32)  # (w, h) labelling size, images are 128x64
 
@@ -27,10 +30,7 @@ def tool_args(cs, ckpt, work_dir, *flags):
 
 
 def run_tool(repo_root, args, launcher=None):
-    cmd = [sys.executable, *(launcher or []), *args]
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True,
-                          text=True, env=dict(os.environ,
-                                              PYTHONPATH=repo_root))
+    proc = run_python([*(launcher or []), *args], repo_root=repo_root)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -126,13 +126,8 @@ def test_two_processes_write_the_same_labels(repo_root, data):
                                             single))
     assert rc == 0, log[-5000:]
     ddp = osp.join(data['tmp'], 'ddp')
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2',
-                f'--master_port={port}']
     rc, log = run_tool(repo_root, tool_args(
-        data['cs'], data['ckpt'], ddp, '--launcher', 'pytorch'), launcher)
+        data['cs'], data['ckpt'], ddp, '--launcher', 'pytorch'), torchrun())
     assert rc == 0, log[-5000:]
     a, b = labels_of(single), labels_of(ddp)
     assert sorted(a) == sorted(b) and len(a) == 5
@@ -142,3 +137,36 @@ def test_two_processes_write_the_same_labels(repo_root, data):
         with open(osp.join(single, name)) as f, \
                 open(osp.join(ddp, name)) as g:
             assert f.read() == g.read()
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+def test_killed_run_resumes_to_identical_labels(repo_root, tmp_path):
+    """SIGKILL the tool midway through the images, run it again: the same
+    labels and summary as a run that was never interrupted."""
+    num = 40
+    cs, ckpt, full, part = kill_test_layout(repo_root, str(tmp_path), num)
+    rc, log = run_tool(repo_root, tool_args(cs, ckpt, full))
+    assert rc == 0, log[-5000:]
+
+    proc = start([sys.executable, *tool_args(cs, ckpt, part)],
+                 cwd=repo_root, env=tool_env(repo_root))
+    cache = osp.join(part, '.cache', 'images')
+
+    def cached():
+        return len([f for _, _, fs in os.walk(cache) for f in fs
+                    if f.endswith('.npz')])
+
+    done = kill_midway(proc, cached, 3, num, 'cached images')
+    assert not osp.exists(osp.join(part, 'pseudo_labels.json'))
+
+    rc, log = run_tool(repo_root, tool_args(cs, ckpt, part))
+    assert rc == 0, log[-5000:]
+    assert f'{num} images, {done} already processed' in log
+    labels = output_files(osp.join(full, 'pseudo_labels'))
+    assert len(labels) == num
+    assert output_files(osp.join(part, 'pseudo_labels')) == labels
+    for name in ('pseudo_labels.json', 'images.txt'):
+        with open(osp.join(part, name)) as f, open(osp.join(full, name)) as g:
+            assert f.read() == g.read(), name
+    assert not osp.exists(osp.join(part, '.cache'))

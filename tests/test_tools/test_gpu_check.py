@@ -5,11 +5,12 @@ import json
 import math
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
+
+from tests.tool_runs import run
 
 TOOL = 'tools/analysis_tools/gpu_check.py'
 # every check, in running order; the CUDA-only ones are skipped on the CPU
@@ -35,8 +36,9 @@ TRAINED = ('adaptseg_fp32', 'adaptseg_channels_last', 'minent_fp32',
 
 def _run(repo_root, *args, env=None):
     env = dict(os.environ if env is None else env, PYTHONPATH=repo_root)
-    return subprocess.run([sys.executable, TOOL, *args], cwd=repo_root,
-                          capture_output=True, text=True, env=env)
+    # the tool's own per-check limits end each check; this bounds the whole
+    return run([sys.executable, TOOL, *args], cwd=repo_root, env=env,
+               timeout=1500)
 
 
 @pytest.fixture(scope='module')

@@ -1,18 +1,17 @@
 """tools/train.py killed with SIGKILL after a checkpoint, then --resume:
 the final parameters equal those of an uninterrupted run."""
-import os
 import os.path as osp
 import signal
-import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from mmseg_uda.demo.demo_dataset import generate_demo_dataset
+from tests.tool_runs import (TOOL_TIMEOUT, finish, kill_group, start,
+                             tool_env, wait_for)
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 CONFIG = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 MAX_ITERS = 4
@@ -37,16 +36,17 @@ def _options(data_root):
     return opts
 
 
-def _config(tmp_path, repo_root):
-    """The demo config with a hook that slows iterations down, so that the
-    kill lands between two checkpoints."""
-    path = osp.join(tmp_path, 'slow_config.py')
+def _config(tmp_path, repo_root, flag_file):
+    """The demo config with a hook that parks the run before iteration 3
+    (after iteration 2's checkpoint) and says so in ``flag_file``, so that
+    the kill lands between two checkpoints whatever the machine's speed."""
+    path = osp.join(tmp_path, 'paused_config.py')
     with open(path, 'w') as f:
         f.write(f"_base_ = ['{osp.join(repo_root, CONFIG)}']\n"
                 "custom_imports = dict(imports=['mmseg_uda', "
                 "'tests.reference.fault_hooks'])\n"
-                "custom_hooks = [dict(type='SlowIterationsHook', "
-                "seconds=0.5, begin=3)]\n")
+                "custom_hooks = [dict(type='PauseAtIterationHook', "
+                f"iteration=3, flag_file={flag_file!r})]\n")
     return path
 
 
@@ -55,46 +55,26 @@ def _cmd(config, work_dir, options, *flags):
             *flags, '--cfg-options', *options]
 
 
-def _env(repo_root):
-    # one thread each: the uninterrupted run trains beside the killed one
-    return dict(os.environ, PYTHONPATH=repo_root, OMP_NUM_THREADS='1',
-                MKL_NUM_THREADS='1')
-
-
 def _start(repo_root, cmd, log_path):
-    with open(log_path, 'w') as log:
-        return subprocess.Popen(cmd, cwd=repo_root, env=_env(repo_root),
-                                stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    # one thread each: the uninterrupted run trains beside the killed one
+    return start(cmd, cwd=repo_root, log_path=log_path,
+                 env=tool_env(repo_root, OMP_NUM_THREADS='1',
+                              MKL_NUM_THREADS='1'))
 
 
-def _finish(proc, log_path, timeout=300):
-    try:
-        proc.wait(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+def _finish(proc, log_path):
+    rc = finish(proc)
     with open(log_path) as f:
         out = f.read()
-    assert proc.returncode == 0, out[-5000:]
+    assert rc == 0, out[-5000:]
     return out
 
 
-def _kill_after(proc, first_checkpoint, timeout=240):
-    """SIGKILL ``proc``'s process group once ``first_checkpoint`` exists."""
-    deadline = time.monotonic() + timeout
-    try:
-        while not osp.isfile(first_checkpoint):
-            assert proc.poll() is None, 'training ended before the kill'
-            assert time.monotonic() < deadline, 'no checkpoint in time'
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+def _kill_when(proc, flag_file):
+    """SIGKILL ``proc``'s process group once ``flag_file`` exists."""
+    wait_for(lambda: osp.isfile(flag_file), proc, TOOL_TIMEOUT,
+             f'{flag_file} (the run parked)')
+    kill_group(proc)
     assert proc.returncode == -signal.SIGKILL
 
 
@@ -108,22 +88,24 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(repo_root, tmp_path):
     generate_demo_dataset(data, num_source_train=4, num_source_val=1,
                           num_target_train=4, num_target_val=1,
                           size=(32, 64))
-    config = _config(tmp_path, repo_root)
+    flag = osp.join(tmp_path, 'parked')
+    config = _config(tmp_path, repo_root, flag)
     options = _options(data)
     straight, killed = (osp.join(tmp_path, n)
                         for n in ('straight', 'killed'))
 
     logs = {n: osp.join(tmp_path, f'{n}.log')
             for n in ('straight', 'killed', 'resumed')}
-    # the uninterrupted run, without the slow-down hook (it only sleeps)
+    # the uninterrupted run, without the pausing hook (it only waits)
     straight_proc = _start(repo_root, _cmd(CONFIG, straight, options),
                            logs['straight'])
     try:
-        _kill_after(_start(repo_root, _cmd(config, killed, options),
-                           logs['killed']), osp.join(killed, 'iter_2.pth'))
+        _kill_when(_start(repo_root, _cmd(config, killed, options),
+                          logs['killed']), flag)
     finally:
         _finish(straight_proc, logs['straight'])
     # killed after iteration 2's checkpoint, before the next one
+    assert osp.isfile(osp.join(killed, 'iter_2.pth'))
     assert not osp.exists(osp.join(killed, f'iter_{MAX_ITERS}.pth'))
     out = _finish(
         _start(repo_root, _cmd(CONFIG, killed, options, '--resume'),

@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
 import cv2
 import mmcv
@@ -22,6 +21,10 @@ from mmseg.registry import MODELS
 from tests.reference.intrada_entropy import intrada_score
 from tests.reference.launchers import fake_scontrol, gpu_launch
 from tests.reference.tiny_layouts import make_cityscapes
+from tests.tool_runs import (kill_group, kill_midway, run, start, tool_env,
+                             torchrun)
+
+pytestmark = pytest.mark.slow
 
 CONFIG = 'configs/adaptseg/deeplabv2_r101_gta2cs.py'
 TINY = [
@@ -70,9 +73,7 @@ def rank_cmd(cs, ckpt, work_dir, *flags):
 
 def rank(repo_root, cs, ckpt, work_dir, *flags):
     cmd = rank_cmd(cs, ckpt, work_dir, *flags)
-    env = dict(os.environ, PYTHONPATH=repo_root)
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True,
-                          text=True, env=env)
+    proc = run(cmd, cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout + proc.stderr
 
@@ -96,8 +97,11 @@ def ranked(repo_root, tmp_path_factory):
     make_cityscapes(cs, split='train', num=7, size=(64, 128), seed=3)
     ckpt = osp.join(tmp, 'model.pth')
     cfg, model = tiny_model(repo_root, ckpt)
+    # batch 1: the argmax of a batch of 2 may differ from that of single
+    # images in the last bits of CPU convolutions, and the reference below
+    # feeds single images
     full = osp.join(tmp, 'A')
-    rank(repo_root, cs, ckpt, full, '--batch-size', '2')
+    rank(repo_root, cs, ckpt, full)
     return dict(tmp=tmp, cs=cs, ckpt=ckpt, cfg=cfg, model=model, full=full)
 
 
@@ -157,11 +161,24 @@ def test_ranking_matches_an_independent_computation(ranked):
         np.testing.assert_array_equal(pred, preds[name])
 
 
+def test_batches_of_two_give_the_same_scores(repo_root, ranked):
+    batched = osp.join(ranked['tmp'], 'A2')
+    rank(repo_root, ranked['cs'], ranked['ckpt'], batched, '--batch-size',
+         '2')
+    scores = {}
+    for run_dir in (ranked['full'], batched):
+        with open(osp.join(run_dir, 'scores.csv')) as f:
+            rows = [line.split(',') for line in f.read().split()[1:]]
+        scores[run_dir] = {r[0]: float(r[1]) for r in rows}
+    single = scores[ranked['full']]
+    assert sorted(scores[batched]) == sorted(single)
+    for name, value in scores[batched].items():
+        assert value == pytest.approx(single[name], rel=1e-4), name
+
+
 def test_resumed_run_equals_an_uninterrupted_one(repo_root, ranked):
-    # batch 1 in both runs: CPU convolutions of a batch of 2 differ from
-    # those of single images in the last bits (see the test above)
-    full = osp.join(ranked['tmp'], 'A1')
-    rank(repo_root, ranked['cs'], ranked['ckpt'], full)
+    # batch 1 in both runs (see the fixture)
+    full = ranked['full']
     part = osp.join(ranked['tmp'], 'B')
     shutil.copytree(full, part)
     # an interrupted run: some images unscored, one with its PNG but not
@@ -186,16 +203,25 @@ def test_resumed_run_equals_an_uninterrupted_one(repo_root, ranked):
     assert len(os.listdir(osp.join(part, 'pseudo_labels', 'tiny'))) == 2
 
 
-def test_killed_run_resumes_to_identical_outputs(repo_root, tmp_path):
-    """SIGKILL the ranker midway, run it again: same files as a run that was
-    never interrupted, and no temp file left anywhere."""
-    tmp = str(tmp_path)
-    num = 40
+def kill_test_layout(repo_root, tmp, num=40):
+    """``num`` Cityscapes images, a tiny model, and the paths of an
+    uninterrupted (``full``) and a killed (``part``) run.
+
+    Returns:
+        tuple: (cityscapes root, checkpoint, full, part).
+    """
     cs = osp.join(tmp, 'cityscapes')
     make_cityscapes(cs, split='train', num=num, size=(64, 128), seed=5)
     ckpt = osp.join(tmp, 'model.pth')
     tiny_model(repo_root, ckpt)
-    full, part = osp.join(tmp, 'full'), osp.join(tmp, 'part')
+    return cs, ckpt, osp.join(tmp, 'full'), osp.join(tmp, 'part')
+
+
+def test_killed_run_resumes_to_identical_outputs(repo_root, tmp_path):
+    """SIGKILL the ranker midway, run it again: same files as a run that was
+    never interrupted, and no temp file left anywhere."""
+    num = 40
+    cs, ckpt, full, part = kill_test_layout(repo_root, str(tmp_path), num)
     rank(repo_root, cs, ckpt, full)
 
     cmd = [sys.executable, 'tools/rank_targets.py', CONFIG, ckpt,
@@ -204,25 +230,14 @@ def test_killed_run_resumes_to_identical_outputs(repo_root, tmp_path):
            f'test_dataloader.dataset.pipeline.1.scale=({SIZE[0]},{SIZE[1]})',
            'test_dataloader.num_workers=0',
            'test_dataloader.persistent_workers=False']
-    proc = subprocess.Popen(cmd, cwd=repo_root, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = start(cmd, cwd=repo_root, env=tool_env(repo_root))
     per_image = osp.join(part, 'per_image', 'tiny')
 
     def scored():
         return len([f for f in os.listdir(per_image)
                     if f.endswith('.json')]) if osp.isdir(per_image) else 0
 
-    try:
-        deadline = time.time() + 300
-        while scored() < 3 and proc.poll() is None and \
-                time.time() < deadline:
-            time.sleep(0.01)
-        proc.kill()
-    finally:
-        proc.wait()
-    done = scored()
-    assert 3 <= done < num, f'not killed midway ({done}/{num} scored)'
+    done = kill_midway(proc, scored, 3, num, 'scored images')
     assert not osp.exists(osp.join(part, 'easy_split.txt'))
 
     out = rank(repo_root, cs, ckpt, part)
@@ -235,22 +250,16 @@ def test_killed_run_resumes_to_identical_outputs(repo_root, tmp_path):
 
 def test_two_processes_rank_like_one(repo_root, ranked):
     """torchrun with 2 processes (gloo on CPU) writes the same files."""
-    single = osp.join(ranked['tmp'], 'single')
-    rank(repo_root, ranked['cs'], ranked['ckpt'], single)
+    single = ranked['full']
     ddp = osp.join(ranked['tmp'], 'ddp')
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, '-m', 'torch.distributed.run',
-           '--nproc_per_node=2', f'--master_port={port}',
-           'tools/rank_targets.py', CONFIG, ranked['ckpt'], '--work-dir', ddp,
-           '--launcher', 'pytorch', '--cfg-options', *TINY,
+    cmd = [sys.executable, *torchrun(2), 'tools/rank_targets.py', CONFIG,
+           ranked['ckpt'], '--work-dir', ddp, '--launcher', 'pytorch',
+           '--cfg-options', *TINY,
            f"train_dataloader.dataset.target.data_root={ranked['cs']}",
            f'test_dataloader.dataset.pipeline.1.scale=({SIZE[0]},{SIZE[1]})',
            'test_dataloader.num_workers=0',
            'test_dataloader.persistent_workers=False']
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = run(cmd, cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert snapshot(ddp) == snapshot(single)
 
@@ -316,9 +325,14 @@ def test_two_slurm_tasks_rank_like_one(repo_root, ranked, tmp_path):
                SLURM_JOB_ID='1')
     procs = [subprocess.Popen(
         cmd, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env=dict(env, SLURM_PROCID=str(i), SLURM_LOCALID=str(i)))
-        for i in range(2)]
-    logs = [p.communicate(timeout=300)[0] for p in procs]
+        text=True, env=dict(env, SLURM_PROCID=str(i), SLURM_LOCALID=str(i)),
+        start_new_session=True) for i in range(2)]
+    try:
+        logs = [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                kill_group(p)
     assert [p.returncode for p in procs] == [0, 0], logs[0][-3000:] + \
         logs[1][-3000:]
     assert sorted(os.listdir(osp.join(out, '.todo'))) == ['rank0.txt',

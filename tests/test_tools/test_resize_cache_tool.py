@@ -3,8 +3,6 @@ import importlib.util
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import mmcv
@@ -13,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.reference.tiny_layouts import make_cityscapes, make_gta
+from tests.tool_runs import run_python
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'dataset_converters', 'resize_cache.py')
@@ -84,10 +83,8 @@ def read_manifest(out):
 
 def test_subprocess_end_to_end(layout):
     cfg, gta, _, out = layout
-    env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.run(
-        [sys.executable, TOOL, cfg, out, '--nproc', '2'], cwd=REPO, env=env,
-        capture_output=True, text=True, timeout=300)
+    proc = run_python([TOOL, cfg, out, '--nproc', '2'], repo_root=REPO,
+                      timeout=300)
     assert proc.returncode == 0, proc.stderr
     manifest = read_manifest(out)
     assert manifest['scale'] == [64, 36]

@@ -18,7 +18,7 @@ def run_script(repo_root, tmp_path, script, args, **env):
                     f"{os.environ['PATH']}", **env)
     proc = subprocess.run(['bash', osp.join(repo_root, 'tools', script),
                            *args], capture_output=True, text=True,
-                          env=full_env, cwd=str(tmp_path))
+                          env=full_env, cwd=str(tmp_path), timeout=60)
     assert proc.returncode == 0, proc.stderr
     with open(record) as f:
         lines = f.read().splitlines()

@@ -1,14 +1,15 @@
 """tools/train.py on the AdaptSegNet config: resume equals an uninterrupted
 run, and two-process DDP (gloo) keeps ranks identical."""
-import os
 import os.path as osp
-import socket
-import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.reference.tiny_layouts import make_cityscapes, make_gta
+from tests.tool_runs import run, tool_env, torchrun
+
+pytestmark = pytest.mark.slow
 
 CONFIG = 'configs/adaptseg/deeplabv2_r101_gta2cs.py'
 
@@ -60,9 +61,7 @@ def _train(repo_root, work_dir, options, *flags, launcher=None,
         cmd += launcher
     cmd += ['tools/train.py', config, '--work-dir', work_dir, *flags,
             '--cfg-options', *options]
-    env = dict(os.environ, PYTHONPATH=repo_root)
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True,
-                          text=True, env=env)
+    proc = run(cmd, cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout + proc.stderr
 
@@ -101,17 +100,10 @@ def test_resume_equals_an_uninterrupted_run(repo_root, tmp_path):
     assert set(a['param_schedulers']) == {'segmentor', 'discriminators'}
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_ddp_keeps_ranks_identical(repo_root, tmp_path):
     tmp_path = str(tmp_path)
     work = osp.join(tmp_path, 'ddp')
-    launcher = ['-m', 'torch.distributed.run', '--nproc_per_node=2',
-                f'--master_port={_free_port()}']
+    launcher = torchrun(2)
     config = osp.join(tmp_path, 'ddp_config.py')
     with open(config, 'w') as f:
         f.write(f"_base_ = ['{osp.join(repo_root, CONFIG)}']\n"

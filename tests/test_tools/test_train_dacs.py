@@ -1,9 +1,12 @@
 """tools/train.py on the DACS DeepLab-v2 config, shrunk to a tiny R18."""
 import os.path as osp
 
+import pytest
 import torch
 
 from tests.test_tools.test_train_adaptseg import _layout, _train
+
+pytestmark = pytest.mark.slow
 
 CONFIG = 'configs/selftrain/deeplabv2_r101_dacs_gta2cs.py'
 

@@ -2,20 +2,21 @@
 import glob
 import os.path as osp
 import re
-import subprocess
-import sys
 
+import pytest
 import torch
 
 from tests.reference.original_deeplabv2 import OriginalResNetMulti
 from tests.reference.tiny_layouts import make_cityscapes, make_gta
+from tests.tool_runs import run_python
+
+pytestmark = pytest.mark.slow
 
 CONFIG = 'configs/source_only/deeplabv2_r101_gta2cs.py'
 
 
 def _run(repo_root, *args):
-    proc = subprocess.run([sys.executable, *args], cwd=repo_root,
-                          capture_output=True, text=True)
+    proc = run_python(args, repo_root=repo_root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 

@@ -3,22 +3,27 @@ the source set with tools/translate_source.py, draw it."""
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import cv2
+import pytest
 import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
 
 from tests.reference.tiny_layouts import make_cityscapes, make_gta
 from tests.test_models.test_translators.helpers import write_tiny_segmentor
+from tests.tool_runs import (kill_midway, output_files, run_python, start,
+                             tool_env)
+
+pytestmark = pytest.mark.slow
 
 CONFIG = 'configs/bdl/cyclegan_perceptual_gta2cs.py'
 
 
 def _run(repo_root, *cmd):
-    env = dict(os.environ, PYTHONPATH=repo_root)
-    proc = subprocess.run([sys.executable, *cmd], cwd=repo_root,
-                          capture_output=True, text=True, env=env)
+    proc = run_python(cmd, repo_root=repo_root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout + proc.stderr
 
@@ -89,10 +94,7 @@ def test_train_translate_resume_and_draw(repo_root, tmp_path):
     assert sorted(os.listdir(osp.join(translated, 'images'))) == gta_images
 
     # another scale (or checkpoint) into the same --out is refused
-    proc = subprocess.run(
-        [sys.executable, *args, '--scale', '30', '18'], cwd=repo_root,
-        capture_output=True, text=True,
-        env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = run_python([*args, '--scale', '30', '18'], repo_root=repo_root)
     assert proc.returncode != 0
     assert 'give a new --out' in proc.stderr
 
@@ -109,3 +111,69 @@ def test_train_translate_resume_and_draw(repo_root, tmp_path):
     grid = cv2.imread(png)
     # 2 rows of 6 titled 36x64 panels with 4-pixel gaps
     assert grid.shape == (2 * (36 + 20) + 4, 6 * 64 + 5 * 4, 3)
+
+
+
+# the tiny networks of _options, as a dict for Config.merge_from_dict
+TINY_NETS = {'model.generator.base_channels': 8,
+             'model.generator.num_blocks': 2,
+             'model.discriminator.base_channels': 8}
+
+
+def _untrained_translator(repo_root, path):
+    """A seeded, untrained translator of CONFIG with TINY_NETS, saved."""
+    cfg = Config.fromfile(osp.join(repo_root, CONFIG))
+    cfg.merge_from_dict(TINY_NETS)
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model_cfg = cfg.model.copy()
+    model_cfg['perceptual_segmentor'] = None  # not saved in checkpoints
+    model = MODELS.build(model_cfg)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+def test_killed_translation_resumes_to_identical_images(repo_root,
+                                                        tmp_path):
+    """SIGKILL translate_source.py midway, run it again: the same files as
+    a run that was never interrupted, and none cut short."""
+    tmp = str(tmp_path)
+    num = 60
+    gta = osp.join(tmp, 'gta')
+    make_gta(gta, num=num, size=(72, 128))
+    ckpt = osp.join(tmp, 'translator.pth')
+    _untrained_translator(repo_root, ckpt)
+    opts = [f'{k}={v}' for k, v in TINY_NETS.items()] + [
+        f'train_dataloader.dataset.source.data_root={gta}']
+
+    def args(out):
+        return ['tools/translate_source.py', CONFIG, ckpt, '--out', out,
+                '--cfg-options', *opts]
+
+    full, part = osp.join(tmp, 'full'), osp.join(tmp, 'part')
+    _run(repo_root, *args(full))
+    proc = start([sys.executable, *args(part)], cwd=repo_root,
+                 env=tool_env(repo_root))
+    images = osp.join(part, 'images')
+
+    def written():
+        return len([f for f in os.listdir(images) if f.endswith('.png')
+                    and not f.startswith('.')]) if osp.isdir(images) else 0
+
+    done = kill_midway(proc, written, 3, num, 'translated images')
+    assert not osp.exists(osp.join(part, 'translation.json'))
+
+    out = _run(repo_root, *args(part))
+    assert f'{done} already translated' in out
+    translated = output_files(osp.join(full, 'images'))
+    assert len(translated) == num
+    assert output_files(images) == translated
+    summaries = []
+    for out_dir in (part, full):
+        with open(osp.join(out_dir, 'translation.json')) as f:
+            summary = json.load(f)
+        assert summary.pop('translated_img_dir') == osp.join(out_dir,
+                                                             'images')
+        summaries.append(summary)
+    assert summaries[0] == summaries[1]

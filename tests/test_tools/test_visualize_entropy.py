@@ -1,14 +1,17 @@
 """tools/visualize_entropy.py writes a PNG figure from a ranking."""
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import cv2
+import pytest
 
 from tests.reference.tiny_layouts import make_cityscapes
 from tests.test_tools.test_rank_targets import (CONFIG, SIZE, TINY, rank,
                                                 tiny_model)
+from tests.tool_runs import run, tool_env
+
+pytestmark = pytest.mark.slow
 
 
 def test_visualize_entropy_writes_the_figure(repo_root, tmp_path):
@@ -25,8 +28,7 @@ def test_visualize_entropy_writes_the_figure(repo_root, tmp_path):
            '--cfg-options', *TINY,
            f'train_dataloader.dataset.target.data_root={cs}',
            f'test_dataloader.dataset.pipeline.1.scale=({SIZE[0]},{SIZE[1]})']
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = run(cmd, cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     img = cv2.imread(out)
     assert img is not None and img.shape[0] > 400 and img.shape[1] > 800

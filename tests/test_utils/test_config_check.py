@@ -1,10 +1,7 @@
 """Tests of :func:`mmseg_uda.utils.config_check.check_uda_config`."""
 import argparse
 import glob
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 from mmengine.config import Config
@@ -12,6 +9,7 @@ from mmengine.config import Config
 from mmseg_uda.utils.config_check import accepted_keys, check_uda_config
 from mmseg_uda.utils.tool_config import load_tool_config
 from tests.conftest import REPO_ROOT
+from tests.tool_runs import run_python
 
 pytestmark = pytest.mark.reliability
 
@@ -167,11 +165,9 @@ def test_load_tool_config_refuses_before_building():
 
 def test_train_tool_exits_with_the_message(tmp_path):
     work_dir = str(tmp_path / 'work')
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py', ADAPTSEG, '--work-dir', work_dir,
-         '--cfg-options', 'model.adv_weigths=0.1'],
-        cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=300)
+    proc = run_python(['tools/train.py', ADAPTSEG, '--work-dir', work_dir,
+                       '--cfg-options', 'model.adv_weigths=0.1'],
+                      repo_root=REPO_ROOT, timeout=300)
     assert proc.returncode != 0
     assert "unknown key(s) ['adv_weigths']" in proc.stderr
     assert "'adv_weights'" in proc.stderr

@@ -1,7 +1,5 @@
 """Converted original DeepLab-v2 weights reproduce the original network."""
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,6 +9,7 @@ from mmseg_uda.utils import convert_original_deeplabv2
 from tests.reference.models import build_deeplabv2
 from tests.reference.original_deeplabv2 import (OriginalResNetMulti,
                                                 randomize_bn_statistics)
+from tests.tool_runs import run_python
 
 # An odd size where the ceil-mode stem max-pool changes the feature size.
 ODD_SIZE = (97, 131)
@@ -30,11 +29,9 @@ def _convert_with_tool(repo_root, tmp_path, state_dict, *extra_args):
     src = osp.join(tmp_path, 'original.pth')
     dst = osp.join(tmp_path, 'converted.pth')
     torch.save(state_dict, src)
-    subprocess.run([
-        sys.executable,
-        osp.join(repo_root, 'tools/model_converters/original_deeplabv2.py'),
-        src, dst, *extra_args
-    ], check=True, cwd=repo_root)
+    proc = run_python(['tools/model_converters/original_deeplabv2.py', src,
+                       dst, *extra_args], repo_root=repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     # Plain meta: loads with torch's default (weights_only=True).
     return torch.load(dst, weights_only=True)
 
@@ -146,11 +143,9 @@ def test_unknown_key_and_bad_num_rates_are_refused():
 
 def test_missing_source_file_is_named(repo_root, tmp_path):
     missing = osp.join(tmp_path, 'nope.pth')
-    proc = subprocess.run([
-        sys.executable,
-        osp.join(repo_root, 'tools/model_converters/original_deeplabv2.py'),
-        missing, osp.join(tmp_path, 'out.pth')
-    ], capture_output=True, text=True, cwd=repo_root)
+    proc = run_python(['tools/model_converters/original_deeplabv2.py',
+                       missing, osp.join(tmp_path, 'out.pth')],
+                      repo_root=repo_root)
     assert proc.returncode != 0
     assert missing in proc.stderr
     assert not osp.exists(osp.join(tmp_path, 'out.pth'))
@@ -167,11 +162,9 @@ def test_checkpoint_of_ours_keeps_the_first_convs(repo_root, tmp_path):
     src = osp.join(tmp_path, 'uda.pth')
     torch.save(dict(state_dict=state, meta=dict(iter=2)), src)
     dst = osp.join(tmp_path, 'perceptual.pth')
-    subprocess.run([
-        sys.executable,
-        osp.join(repo_root, 'tools/model_converters/original_deeplabv2.py'),
-        src, dst, '--num-rates', '2'
-    ], check=True, cwd=repo_root)
+    proc = run_python(['tools/model_converters/original_deeplabv2.py', src,
+                       dst, '--num-rates', '2'], repo_root=repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = torch.load(dst, weights_only=True)
     converted = ckpt['state_dict']
     assert {k.split('.')[2] for k in converted

@@ -11,6 +11,8 @@ import torch
 from mmseg_uda.engine.hooks.self_training_hook import SelfTrainingHook
 from tests.test_tools.test_train_adaptseg import _layout, _train
 
+pytestmark = pytest.mark.slow
+
 CONFIG = 'configs/bdl/deeplabv2_r101_ssl_gta2cs.py'
 
 

@@ -9,6 +9,9 @@ import torch.nn as nn
 from mmseg_uda.engine.optimizers.multi_optim_wrapper_constructor import (
     MultiOptimWrapperConstructor, originals_listing_multiplicity)
 from mmseg_uda.engine.optimizers.torch04_sgd import Torch04SGD
+from mmseg_uda.utils.original_deeplabv2 import convert_original_deeplabv2
+from tests.reference.models import build_deeplabv2, load_config
+from tests.reference.original_deeplabv2 import OriginalResNetMulti
 from tests.reference.op_count import count_ops
 
 LR, MOMENTUM, WD = 0.05, 0.9, 0.01
@@ -343,3 +346,58 @@ def test_step_launches_do_not_grow_with_the_parameter_count():
         return sum(count_ops(opt.step).values())
 
     assert ops_per_step(8) == ops_per_step(40)
+
+
+def adaptsegnet_optim_parameters(net: OriginalResNetMulti) -> list:
+    """(param, lr multiple) in the order AdaptSegNet's
+    ``ResNetMulti.optim_parameters`` yields them (wasidennis/AdaptSegNet,
+    ``model/deeplab_multi.py``: ``get_1x_lr_params_NOscale`` walks
+    ``modules()`` of conv1, bn1 and layer1-4 and yields every trainable
+    ``parameters()`` of each module; ``get_10x_lr_params`` yields layer5
+    and layer6 once)."""
+    listing = []
+    for stage in (net.conv1, net.bn1, net.layer1, net.layer2, net.layer3,
+                  net.layer4):
+        for module in stage.modules():
+            for param in module.parameters():
+                if param.requires_grad:
+                    listing.append((param, 1))
+    for classifier in (net.layer5, net.layer6):
+        for param in classifier.parameters():
+            listing.append((param, 10))
+    return listing
+
+
+def test_listing_counts_of_the_real_r101_match_the_originals_walk():
+    """On the shipped DeepLab-v2 R101 with the shipped segmentor optimizer,
+    every parameter's multiplicity and lr are those of AdaptSegNet's walk
+    over the original network (mapped to our names by the converter)."""
+    original = OriginalResNetMulti()
+    listing = adaptsegnet_optim_parameters(original)
+    converted, _ = convert_original_deeplabv2(
+        original.state_dict(keep_vars=True))
+    our_name = {id(v): k for k, v in converted.items()}
+    expected = Counter(our_name[id(p)] for p, _ in listing)
+    expected_lr = {our_name[id(p)]: mult for p, mult in listing}
+
+    model = nn.Module()
+    model.segmentor = build_deeplabv2()
+    cfg = load_config('configs/_base_/uda/adaptseg.py').optim_wrapper
+    wrapper = MultiOptimWrapperConstructor(
+        dict(segmentor=cfg.segmentor))(model)['segmentor']
+    assert isinstance(wrapper.optimizer, Torch04SGD)
+    names = {id(p): n for n, p in model.segmentor.named_parameters()}
+    base_lr = cfg.segmentor.optimizer.lr
+    got, got_lr = {}, {}
+    for group in wrapper.optimizer.param_groups:
+        for param, mult in zip(group['params'], group['multiplicities']):
+            if not param.requires_grad:  # frozen BN: never updated
+                continue
+            got[names[id(param)]] = mult
+            got_lr[names[id(param)]] = group['lr'] / base_lr
+    assert got == dict(expected)
+    assert got_lr == pytest.approx(expected_lr)
+    # the walk over the 101 layers: 3 listings per block conv, 4 per
+    # downsample conv, 1 for the stem and each classifier conv
+    assert sum(got.values()) == len(listing)
+    assert Counter(got.values()) == Counter({3: 99, 4: 4, 1: 1 + 16})

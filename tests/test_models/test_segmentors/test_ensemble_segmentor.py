@@ -1,8 +1,6 @@
 """EnsembleSegmentor: members load their checkpoints, outputs are fused."""
 import os.path as osp
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,6 +11,7 @@ from mmseg.structures import SegDataSample
 
 import mmseg_uda  # noqa: F401
 from tests.reference.tiny_layouts import make_cityscapes
+from tests.tool_runs import run_python
 
 ENSEMBLE = 'configs/advent/deeplabv2_r101_advent_minent_ensemble_gta2cs.py'
 TINY_MEMBER = '''
@@ -98,13 +97,13 @@ def test_ensemble_refusals(tmp_path):
 
 
 def _run(repo_root, *args, ok=True):
-    proc = subprocess.run([sys.executable, *args], cwd=repo_root,
-                          capture_output=True, text=True)
+    proc = run_python(args, repo_root=repo_root)
     out = proc.stdout + proc.stderr
     assert (proc.returncode == 0) == ok, out[-3000:]
     return out
 
 
+@pytest.mark.slow
 def test_tools_test_runs_the_ensemble_config(repo_root, tmp_path):
     tmp_path = str(tmp_path)
     config, _, paths = _members(tmp_path)

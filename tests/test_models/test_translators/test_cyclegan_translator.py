@@ -1,4 +1,6 @@
 """CycleGANTranslator: loss terms by hand, train_step, frozen segmentor."""
+import copy
+
 import pytest
 import torch
 import torch.nn as nn
@@ -192,3 +194,47 @@ def test_translate_any_size_and_pictures(tmp_path):
     for name, pred in pictures['predictions'].items():
         assert pred.shape == (1, 30, 37), name
         assert pred.max() < 19
+
+
+def test_discriminator_step_by_hand():
+    """With pool size 0 (the fakes of this step), the discriminator step is
+    CycleGAN's ``backward_D_basic`` for each domain: LS-GAN
+    0.5 * (mean((D(real) - 1)^2) + mean(D(G(x).detach())^2)), with the
+    fakes the generators made before their own update; then one SGD step of
+    the discriminators."""
+    torch.manual_seed(0)
+    model = build_translator(pool_size=0)
+    model.train()
+    reference = copy.deepcopy(model)
+    lr = 0.1
+    wrappers = OptimWrapperDict(
+        generators=OptimWrapper(torch.optim.SGD(
+            model.generators.parameters(), lr=lr)),
+        discriminators=OptimWrapper(torch.optim.SGD(
+            model.discriminators.parameters(), lr=lr)))
+    batch = _batch(3)
+    log_vars = model.train_step(copy.deepcopy(batch), wrappers)
+
+    def unit_rgb(domain):  # the preprocessor: BGR -> RGB, [0, 255] -> [-1, 1]
+        return torch.stack([x.flip(0).float() / 127.5 - 1.0
+                            for x in batch[domain]['inputs']])
+
+    real = dict(source=unit_rgb('source'), target=unit_rgb('target'))
+    with torch.no_grad():
+        fake = dict(
+            target=reference.generators['source_to_target'](real['source']),
+            source=reference.generators['target_to_source'](real['target']))
+    total = 0
+    for domain in ('target', 'source'):
+        disc = reference.discriminators[domain]
+        loss = 0.5 * (((disc(real[domain]) - 1)**2).mean() +
+                      (disc(fake[domain])**2).mean())
+        torch.testing.assert_close(log_vars[f'disc.loss_{domain}'],
+                                   loss.detach(), rtol=1e-5, atol=1e-6)
+        total = total + loss
+    total.backward()
+    for name, param in reference.discriminators.named_parameters():
+        expected = param.detach() - lr * param.grad
+        torch.testing.assert_close(
+            dict(model.discriminators.named_parameters())[name].detach(),
+            expected, rtol=1e-4, atol=1e-6, msg=name)
