@@ -11,6 +11,7 @@ included), and counts what it filled.
 import re
 from typing import Dict, List, NamedTuple
 
+import torch
 import torch.nn as nn
 from mmengine.model import is_model_wrapper
 
@@ -40,7 +41,8 @@ def _weights_of(model: nn.Module) -> Dict[str, int]:
 
     For a model holding a segmentor (a UDA model) that part is the
     segmentor: discriminators, a teacher and the like may start from
-    scratch.
+    scratch. Extra states that are no tensors (e.g. an image pool's random
+    state) are not weights.
     """
     scope = 'segmentor.' if isinstance(
         getattr(model, 'segmentor', None), nn.Module) else ''
@@ -48,6 +50,7 @@ def _weights_of(model: nn.Module) -> Dict[str, int]:
         key: value.numel()
         for key, value in model.state_dict().items()
         if key.startswith(scope) and not key.endswith(_NOT_WEIGHTS)
+        and isinstance(value, torch.Tensor)
     }
 
 
