@@ -42,12 +42,23 @@ def hide_known_warnings() -> None:
                             category=UserWarning)
 
 
+RUNTIME_ENV = '\n\nRuntime environment:'
+
+
 class DetailFilter(logging.Filter):
-    """Drops the records that :data:`DETAIL_MESSAGES` start."""
+    """Drops the records that :data:`DETAIL_MESSAGES` start; the environment
+    record is cut to its runtime part on one line (launcher, distributed,
+    number of processes, seed)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Whether ``record`` is kept."""
+        """Whether ``record`` is kept (the environment record rewritten)."""
         message = record.msg if isinstance(record.msg, str) else ''
+        if message.startswith(DETAIL_MESSAGES[-1]) and RUNTIME_ENV in message:
+            runtime = message.split(RUNTIME_ENV, 1)[1].split('\n' + '-' * 60)[0]
+            record.msg = 'Runtime environment: ' + ', '.join(
+                line.strip() for line in runtime.splitlines() if line.strip())
+            record.args = ()
+            return True
         return not message.startswith(DETAIL_MESSAGES)
 
 
