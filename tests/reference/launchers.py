@@ -14,7 +14,7 @@ from mmseg_uda.utils import tool_config
 @contextmanager
 def gpu_launch(monkeypatch, rank: int = 1,
                world_size: int = 2) -> Iterator[List[tuple]]:
-    """``torch.cuda.is_available()`` says True (``device_count()`` says
+    """torchrun's variables are set, ``torch.cuda.is_available()`` says True (``device_count()`` says
     ``world_size``) and mmengine's ``init_dist``
     (as the tools call it) is replaced by one that records its arguments
     and joins ``rank`` of a ``world_size`` group of torch's in-process fake
@@ -32,6 +32,11 @@ def gpu_launch(monkeypatch, rank: int = 1,
                                       world_size=world_size,
                                       store=FakeStore())
 
+    # the variables torchrun sets for each process
+    for key, value in dict(RANK=rank, LOCAL_RANK=rank, WORLD_SIZE=world_size,
+                           MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=29500).items():
+        monkeypatch.setenv(key, str(value))
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: world_size)
     monkeypatch.setattr(tool_config, 'init_dist', init_dist)

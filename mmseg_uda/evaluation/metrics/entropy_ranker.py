@@ -78,7 +78,10 @@ def score_logits(logits: Tensor, rare_classes: Sequence[int] = RARE_CLASSES,
         tuple: the score (float), sorted rare classes present (list[int]),
         argmax (np.ndarray, uint8, (H, W)).
     """
-    entropy = float(self_information_map(logits).mean())
+    # Summed in float64 and rounded to float32: the same value whatever the
+    # number of threads (a float32 mean over C*H*W values is split across
+    # threads, and its last bits depend on how many).
+    entropy = float(self_information_map(logits).double().mean().float())
     if pred is None:
         pred = logits.argmax(dim=0)
     elif tuple(pred.shape[-2:]) != tuple(logits.shape[-2:]):
