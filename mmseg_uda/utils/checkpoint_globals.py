@@ -86,16 +86,18 @@ def mmengine_checkpoint_types() -> List[Union[object, Tuple[object, str]]]:
 def mmengine_checkpoint_globals() -> Iterator[None]:
     """Context in which ``torch.load`` accepts mmengine's checkpoint types.
 
+    The types stay allowed when the context ends: importing ``mmseg_uda``
+    allows them process-wide (:func:`allow_mmengine_checkpoint_types`), and
+    torch's own ``safe_globals`` context would take them away again on exit
+    from code that relies on that (e.g. ``mmseg.apis.init_model`` called
+    after a tool ran in the same process).
+
     Example:
         >>> with mmengine_checkpoint_globals():
         ...     runner.train()  # resume works under torch >= 2.6
     """
-    safe_globals = getattr(torch.serialization, 'safe_globals', None)
-    if safe_globals is None:  # torch < 2.4 does not restrict unpickling
-        yield
-        return
-    with safe_globals(mmengine_checkpoint_types()):
-        yield
+    allow_mmengine_checkpoint_types()
+    yield
 
 
 def allow_mmengine_checkpoint_types() -> bool:

@@ -70,3 +70,18 @@ def test_getattr_beyond_history_buffer_statistics_is_refused(tmp_path):
     with mmengine_checkpoint_globals():
         with pytest.raises(pickle.UnpicklingError, match='__init__'):
             torch.load(path, weights_only=True)
+
+
+def test_types_stay_allowed_after_the_context(tmp_path):
+    """Leaving the context must not undo the process-wide allow-list that
+    importing mmseg_uda set up (torch's safe_globals context removes what
+    it added when it ends)."""
+    path = str(tmp_path / 'buffer.pth')
+    buffer = HistoryBuffer()
+    buffer.update(1.0)
+    buffer.update(2.0)
+    torch.save(dict(buffer=buffer), path)
+    with mmengine_checkpoint_globals():
+        torch.load(path, weights_only=True)
+    loaded = torch.load(path, weights_only=True)
+    assert loaded['buffer'].mean() == pytest.approx(1.5)
