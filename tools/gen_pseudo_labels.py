@@ -34,7 +34,8 @@ from mmseg_uda.evaluation.pseudo_label_job import generate_pseudo_labels
 from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.checkpoint_identity import checkpoint_identity
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         check_checkpoint, load_tool_config)
+                                         check_checkpoint, close_tool_dist,
+                                         load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -91,3 +92,4 @@ def main() -> None:
 
 if __name__ == '__main__':
     main()
+    close_tool_dist()

@@ -35,8 +35,8 @@ from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.atomic_io import atomic_write_text
 from mmseg_uda.utils.checkpoint_identity import checkpoint_identity
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         check_checkpoint, init_tool_dist,
-                                         load_tool_config)
+                                         check_checkpoint, close_tool_dist,
+                                         init_tool_dist, load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -131,3 +131,4 @@ def main() -> None:
 
 if __name__ == '__main__':
     main()
+    close_tool_dist()

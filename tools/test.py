@@ -16,8 +16,8 @@ from mmseg.registry import MODELS
 
 from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         check_checkpoint, load_tool_config,
-                                         require_file)
+                                         check_checkpoint, close_tool_dist,
+                                         load_tool_config, require_file)
 
 
 def parse_args() -> argparse.Namespace:
@@ -119,3 +119,4 @@ def main() -> None:
 
 if __name__ == '__main__':
     main()
+    close_tool_dist()

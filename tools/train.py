@@ -14,7 +14,8 @@ from mmseg_uda.utils import (AMP_DTYPES, check_amp_available, enable_amp,
                              mmengine_checkpoint_globals)
 from mmseg_uda.utils.resume_checkpoint import find_resume_checkpoint
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
-                                         check_checkpoint, load_tool_config)
+                                         check_checkpoint, close_tool_dist,
+                                         load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -102,3 +103,4 @@ def main() -> None:
 
 if __name__ == '__main__':
     main()
+    close_tool_dist()

@@ -47,8 +47,9 @@ from mmseg.registry import DATASETS, MODELS
 import mmseg_uda.models.translators  # noqa: F401
 from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.atomic_io import atomic_write_bytes, atomic_write_text
-from mmseg_uda.utils.tool_config import (add_common_args, init_tool_dist,
-                                         load_tool_config, require_file)
+from mmseg_uda.utils.tool_config import (add_common_args, close_tool_dist,
+                                         init_tool_dist, load_tool_config,
+                                         require_file)
 
 RUN_FILE = '.run.json'
 SUMMARY = 'translation.json'
@@ -234,3 +235,4 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 if __name__ == '__main__':
     main()
+    close_tool_dist()

@@ -111,6 +111,21 @@ def init_tool_dist(cfg: Config) -> Tuple[int, int]:
     return get_dist_info()
 
 
+def close_tool_dist() -> None:
+    """End the process group of a tool's finished run, if one was started.
+
+    Called after a tool's work succeeded: every process waits for the others
+    (rank 0 may still be writing a checkpoint), then each destroys its group
+    and joins its communication threads itself. Left to the interpreter's
+    exit, gloo's threads can abort a finished worker ("terminate called
+    without an active exception"), which torchrun then reports as a failed
+    run.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the config's runner (CPU-distributed when needed).
 

@@ -115,6 +115,7 @@ def main() -> None:
         default_scope='mmseg',
         randomness=dict(seed=0))
     runner.train()
+    torch_dist.barrier()  # rank 0 may still be saving
     torch_dist.destroy_process_group()
 
 

@@ -1,9 +1,6 @@
 """BroadcastBuffersHook: two ranks validate with the BN statistics of the
 checkpoint (rank 0's), not each with its own."""
-import os
 import os.path as osp
-import socket
-import subprocess
 import sys
 
 import pytest
@@ -11,18 +8,13 @@ import torch
 import torch.nn as nn
 
 from mmseg_uda.engine.hooks import BroadcastBuffersHook
+from tests.tool_runs import run, tool_env, torchrun
 
 
 def run_two_ranks(repo_root, work_dir, mode):
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    proc = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         f'--master_port={port}', 'tests/reference/bn_buffers_run.py',
-         work_dir, mode],
-        cwd=repo_root, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, PYTHONPATH=repo_root))
+    proc = run([sys.executable, *torchrun(2), 'tests/reference/bn_buffers_run.py',
+                work_dir, mode], cwd=repo_root, env=tool_env(repo_root),
+               timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     val = [torch.load(osp.join(work_dir, f'val2_rank{r}.pth'))
            for r in range(2)]
