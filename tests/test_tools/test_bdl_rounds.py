@@ -98,7 +98,7 @@ def test_two_rounds_produce_every_artefact(repo_root, tmp_path):
     _kill_in_round1_segmentor0(repo_root, work, tmp)
     state = json.load(open(osp.join(work, 'rounds.json')))
     before = ['round0/segmentor'] + [f'round1/{s}' for s in (
-        'translator', 'translate', 'pictures')]
+        'perceptual_segmentor', 'translator', 'translate', 'pictures')]
     assert sorted(state) == sorted(before)  # killed inside segmentor0
     seg0 = osp.join(work, 'round1', 'segmentor0')
     assert osp.isfile(osp.join(seg0, 'iter_1.pth'))
