@@ -1,6 +1,4 @@
 """Utilities."""
-# registers the 'atomic_local' file backend the shipped configs save with
-from . import atomic_file_backend  # noqa: F401
 from .amp import AMP_DTYPES, check_amp_available, enable_amp
 from .checkpoint_globals import (allow_mmengine_checkpoint_types,
                                  mmengine_checkpoint_globals,

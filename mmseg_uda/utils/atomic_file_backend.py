@@ -6,7 +6,9 @@ the destination directly, so a process killed while writing (or a full disk)
 leaves a truncated ``iter_*.pth`` that ``--resume`` then fails to read. This
 backend writes a temporary file in the destination's directory, flushes it to
 disk and renames it into place: a checkpoint file is either complete or
-absent. Select it with::
+absent. :mod:`mmseg_uda.engine` registers it in mmengine's file backends as
+``'atomic_local'`` (``custom_imports=dict(imports=['mmseg_uda'])`` does it);
+the checkpoint hook selects it with::
 
     default_hooks = dict(
         checkpoint=dict(backend_args=dict(backend='atomic_local')))
@@ -15,10 +17,11 @@ import os
 from pathlib import Path
 from typing import Union
 
-from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio import LocalBackend
 
 from .atomic_io import atomic_write
 
+#: The name the checkpoint hook's ``backend_args`` select it by.
 ATOMIC_LOCAL_BACKEND = 'atomic_local'
 
 
@@ -59,5 +62,3 @@ class AtomicLocalBackend(LocalBackend):
         """
         self.put(obj.encode(encoding), filepath)
 
-
-register_backend(ATOMIC_LOCAL_BACKEND, AtomicLocalBackend)

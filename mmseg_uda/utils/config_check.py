@@ -10,9 +10,9 @@ next ``__init__`` along the MRO. When the chain ends in a constructor without
 ``**kwargs`` the keys form a closed set and unknown ones are refused; when
 ``**kwargs`` reach a class that is not ours (e.g. mmseg's ``IoUMetric``) the
 set is open and nothing is refused. Some dict-valued options of ours have a
-fixed set of keys too (see :func:`dict_option_keys`), and the values of the
-loss-weight options (``adv_weights``, ``ssl_weights``, ``ent_weights``) must
-be numbers >= 0.
+fixed set of keys too: a class declares them in its ``OPTION_KEYS`` (see
+:func:`dict_option_keys`). The values of the loss-weight options
+(``adv_weights``, ``ssl_weights``, ``ent_weights``) must be numbers >= 0.
 
 The tools call it from :func:`mmseg_uda.utils.tool_config.load_tool_config`,
 so a typo fails before anything is built.
@@ -27,7 +27,8 @@ from mmengine.utils import import_modules_from_strings
 
 from .number_checks import check_weight
 
-#: Output levels that weight dicts of the UDA models may name.
+#: Output levels that weight dicts of the UDA models may name (the allowed
+#: keys of their ``OPTION_KEYS`` weight options).
 LEVELS = ('main', 'aux')
 #: Dict options whose values are loss weights (numbers >= 0).
 WEIGHT_OPTIONS = ('adv_weights', 'ssl_weights', 'ent_weights')
@@ -76,18 +77,11 @@ def accepted_keys(cls: type) -> Optional[List[str]]:
     return sorted(names)
 
 
-def _pseudo_label_rule_keys() -> List[str]:
-    """Keys of ``SelfTrainingHook(rule=...)``: the arguments of
-    ``PseudoLabelGenerator`` that ``generate_pseudo_labels`` lets a rule
-    set."""
-    from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
-        PseudoLabelGenerator
-    keys = accepted_keys(PseudoLabelGenerator) or []
-    return [k for k in keys if k not in ('out_dir', 'img_suffix', 'type')]
-
-
 def dict_option_keys(cls: type) -> Dict[str, List[str]]:
     """Dict-valued options of ``cls`` whose keys form a fixed set.
+
+    A class declares them in its class attribute ``OPTION_KEYS`` (option
+    name -> its allowed keys); subclasses inherit it.
 
     Args:
         cls (type): A class of ``mmseg_uda``.
@@ -95,20 +89,8 @@ def dict_option_keys(cls: type) -> Dict[str, List[str]]:
     Returns:
         dict[str, list[str]]: Option name -> its valid keys (sorted).
     """
-    from mmseg_uda.engine.hooks.self_training_hook import SelfTrainingHook
-    from mmseg_uda.models.uda.advent_uda_segmentor import MinEntUDASegmentor
-    from mmseg_uda.models.uda.adversarial_uda_segmentor import \
-        AdversarialUDASegmentor
-
-    options: Dict[str, List[str]] = {}
-    if issubclass(cls, SelfTrainingHook):
-        options['rule'] = sorted(_pseudo_label_rule_keys())
-    if issubclass(cls, AdversarialUDASegmentor):
-        options['adv_weights'] = sorted(LEVELS)
-        options['ssl_weights'] = sorted(LEVELS)
-    if issubclass(cls, MinEntUDASegmentor):
-        options['ent_weights'] = sorted(LEVELS)
-    return options
+    option_keys = getattr(cls, 'OPTION_KEYS', None) or {}
+    return {option: sorted(keys) for option, keys in option_keys.items()}
 
 
 def _registries() -> Dict[str, Registry]:

@@ -6,7 +6,8 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmseg_uda.utils.config_check import accepted_keys, check_uda_config
+from mmseg_uda.utils.config_check import (accepted_keys, check_uda_config,
+                                          dict_option_keys)
 from mmseg_uda.utils.tool_config import load_tool_config
 from tests.conftest import REPO_ROOT
 from tests.tool_runs import run_python
@@ -96,6 +97,32 @@ def test_level_weights_typo():
     assert "`model.adv_weights` (option of AdversarialUDASegmentor): " \
         "unknown key(s) ['mian'] (did you mean 'main' for 'mian'?); " \
         "valid keys: ['aux', 'main']" in msg
+
+
+def test_minent_and_ssl_level_weights_typo():
+    msg = _refused(_cfg('configs/advent/deeplabv2_r101_minent_gta2cs.py',
+                        **{'model.ent_weights': dict(mainn=0.001)}))
+    assert "`model.ent_weights` (option of MinEntUDASegmentor): unknown " \
+        "key(s) ['mainn']" in msg
+    msg = _refused(_cfg(SSL, **{'model.ssl_weights': dict(aux=1.0, mian=1)}))
+    assert "`model.ssl_weights` (option of AdversarialUDASegmentor): " \
+        "unknown key(s) ['mian']" in msg
+
+
+def test_option_keys_are_read_from_the_class():
+    class Checked:
+        OPTION_KEYS = dict(weights=('main', 'aux'), rule=['b', 'a'])
+
+    class Inheriting(Checked):
+        pass
+
+    class Plain:
+        pass
+
+    expected = dict(weights=['aux', 'main'], rule=['a', 'b'])
+    assert dict_option_keys(Checked) == expected
+    assert dict_option_keys(Inheriting) == expected
+    assert dict_option_keys(Plain) == {}
 
 
 def test_dataset_option_typo_follows_our_mixin_to_mmseg():

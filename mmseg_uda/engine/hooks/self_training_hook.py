@@ -11,8 +11,11 @@ from mmseg.registry import HOOKS
 
 from mmseg_uda.evaluation.metrics.entropy_ranker import ranking_dataset_cfg
 from mmseg_uda.evaluation.pseudo_label_job import generate_pseudo_labels
+from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
+    PseudoLabelGenerator
 from mmseg_uda.evaluation.metrics.pseudo_label_io import \
     label_dir as labels_in
+from mmseg_uda.utils.config_check import accepted_keys
 
 CURRENT = 'current'
 STATE_KEY = 'self_training'
@@ -74,6 +77,8 @@ class SelfTrainingHook(Hook):
 
     priority = 'NORMAL'
     RULES = ('bdl', 'fixed', 'argmax')
+    OPTION_KEYS = dict(rule=[k for k in accepted_keys(PseudoLabelGenerator)
+                             if k not in ('out_dir', 'img_suffix')])
 
     def __init__(self,
                  label_root: str,

@@ -8,6 +8,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
+from mmseg_uda.utils.config_check import LEVELS
+
 from ..losses import self_information_map
 from .adversarial_uda_segmentor import AdversarialUDASegmentor
 from .base_uda_segmentor import BaseUDASegmentor
@@ -56,6 +58,8 @@ class MinEntUDASegmentor(BaseUDASegmentor):
         **kwargs: Training options of :class:`BaseUDASegmentor`
             (``channels_last``, ``nonfinite_loss``).
     """
+
+    OPTION_KEYS = dict(ent_weights=LEVELS)
 
     def __init__(self,
                  segmentor: ConfigType,

@@ -12,6 +12,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
+from mmseg_uda.utils.config_check import LEVELS
+
 from .base_uda_segmentor import BaseUDASegmentor
 
 SOURCE_LABEL = 0.0
@@ -95,6 +97,7 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             (``channels_last``, ``nonfinite_loss``).
     """
 
+    OPTION_KEYS = dict(adv_weights=LEVELS, ssl_weights=LEVELS)
     GAN_LOSSES = ('vanilla', 'lsgan')
     DISC_INPUT_SIZES = ('input', 'logits')
 
