@@ -25,7 +25,8 @@ setup(
     description='Unsupervised domain adaptation for semantic segmentation on mmsegmentation 1.x',
     long_description=open('README.md').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*')),
+    # library code only: tools/, benchmarks/, configs/ and tests/ stay in the repository
+    packages=find_packages(include=('mmseg_uda', 'mmseg_uda.*')),
     python_requires='>=3.8',
     install_requires=read_requirements('runtime.txt') + read_requirements('mmcv.txt'),
     extras_require={

@@ -11,6 +11,7 @@ ranking resolution. The figure is written atomically.
 """
 import argparse
 import os.path as osp
+import sys
 from typing import List
 
 import matplotlib
@@ -23,12 +24,16 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmseg.datasets import CityscapesDataset  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
-from mmseg_uda.demo.report import colorize, load_model  # noqa: E402
 from mmseg_uda.evaluation.metrics.entropy_ranker import (  # noqa: E402
     entropy_map, ranking_dataset_cfg)
 from mmseg_uda.evaluation.metrics.ranking_io import (  # noqa: E402
     image_key, read_scores)
 from mmseg_uda.utils.atomic_io import atomic_write  # noqa: E402
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+from tools.demo.report import colorize, load_model  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -25,11 +25,12 @@ from mmseg.datasets import CityscapesDataset
 from mmseg.registry import MODELS
 
 import mmseg_uda.models.translators  # noqa: F401
-from mmseg_uda.demo.report import colorize
 from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.atomic_io import atomic_write_png
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [p for p in (osp.dirname(HERE), HERE) if p not in sys.path]
+from tools.demo.report import colorize  # noqa: E402
 from translate_source import (list_images, source_dataset_cfg,  # noqa: E402
                               to_bgr_uint8, to_unit_rgb)
 

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/benchmark.py on the demo AdaptSegNet config with
+"""benchmarks/benchmark.py on the demo AdaptSegNet config with
 tiny on-disk demo data."""
 import json
 import os.path as osp
@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from mmseg_uda.demo.demo_dataset import generate_demo_dataset
 from tests.tool_runs import run_python
+from tools.demo.demo_dataset import generate_demo_dataset
 
 pytestmark = pytest.mark.slow
 
-TOOL = 'tools/analysis_tools/benchmark.py'
+TOOL = 'benchmarks/benchmark.py'
 CONFIG = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 
 

@@ -10,9 +10,9 @@ from datetime import datetime
 import pytest
 import torch
 
-from mmseg_uda.demo.demo_dataset import generate_demo_dataset
 from mmseg_uda.models.utils.nonfinite_guard import SKIPPED_KEY
 from tests.tool_runs import run, tool_env, torchrun
+from tools.demo.demo_dataset import generate_demo_dataset
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from mmseg_uda.demo.demo_dataset import generate_demo_dataset
 from tests.tool_runs import (TOOL_TIMEOUT, finish, kill_group, start,
                              tool_env, wait_for)
+from tools.demo.demo_dataset import generate_demo_dataset
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

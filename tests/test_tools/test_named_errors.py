@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 
-from mmseg_uda.demo.demo_dataset import generate_demo_dataset
+from tools.demo.demo_dataset import generate_demo_dataset
 
 pytestmark = pytest.mark.reliability
 

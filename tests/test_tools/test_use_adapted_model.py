@@ -14,8 +14,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from mmseg_uda.demo.demo_dataset import generate_demo_dataset
 from tests.test_tools.test_kill_resume import _options as demo_options
+from tools.demo.demo_dataset import generate_demo_dataset
 
 UDA_CONFIG = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 PLAIN_CONFIG = 'configs/demo/deeplabv2_r18_tiny_source_only_demo.py'

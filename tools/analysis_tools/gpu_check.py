@@ -6,7 +6,7 @@ Usage::
         [--work-dir DIR] [--data-root DIR] [--timeout S] [--only NAME ...]
     python tools/analysis_tools/gpu_check.py --tiny   # the CPU subset
 
-Generates a small demo dataset (``mmseg_uda.demo``), then runs each check
+Generates a small demo dataset (``tools.demo``), then runs each check
 as its own tool process and reports pass, fail or skip with figures: the
 environment (torch, CUDA, cuDNN, how mmcv's ops were compiled); the demo
 AdaptSegNet in fp32, AMP float16, AMP bfloat16 and channels-last with
@@ -211,7 +211,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     refuse_without_gpu(args.tiny)
     prepare_work_dir(args.work_dir)
-    from mmseg_uda.demo.demo_dataset import generate_demo_dataset
+    from tools.demo.demo_dataset import generate_demo_dataset
     start = time.perf_counter()
     mode = 'tiny' if args.tiny else 'gpu'
     data = DEMO_DATA[mode]

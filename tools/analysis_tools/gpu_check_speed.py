@@ -1,5 +1,5 @@
 """Speed and memory checks of the GPU check, through
-``tools/analysis_tools/benchmark.py``: multi-level AdaptSegNet on DeepLab-v2
+``benchmarks/benchmark.py``: multi-level AdaptSegNet on DeepLab-v2
 R101 at full resolution (GTA5 1280x720 + Cityscapes 1024x512, random init)
 in fp32, AMP float16, AMP bfloat16 and channels-last, DACS on SegFormer
 MiT-B5 (512x512 crops, batch 2), and the targets: AMP at most half the fp32
@@ -37,7 +37,7 @@ def _benchmark(ctx: CheckContext, name: str, config: str, flags: List[str],
             '--device', ctx.device, '--no-progress', '--json', out_json,
             '--work-dir', ctx.path(name), *flags, '--cfg-options',
             *_loader_options(ctx), *options]
-    run_tool(ctx, name, 'tools/analysis_tools/benchmark.py', args)
+    run_tool(ctx, name, 'benchmarks/benchmark.py', args)
     with open(out_json) as f:
         return json.load(f)['train_step']
 

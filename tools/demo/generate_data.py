@@ -8,7 +8,7 @@ Usage::
 
 Writes the flat-coloured "game" source in GTA5 layout under ``ROOT/source``
 and the textured, noisy "real" target in Cityscapes layout under
-``ROOT/target`` (see :mod:`mmseg_uda.demo.demo_dataset`). Nothing is written
+``ROOT/target`` (see :mod:`tools.demo.demo_dataset`). Nothing is written
 when ``ROOT/.complete`` records the same parameters.
 """
 import argparse
@@ -21,8 +21,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmseg_uda.demo.demo_dataset import (demo_dataset_params,  # noqa: E402
-                                         generate_demo_dataset, is_complete)
+from tools.demo.demo_dataset import (demo_dataset_params,  # noqa: E402
+                                     generate_demo_dataset, is_complete)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -21,11 +21,11 @@ from mmengine.config import Config
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
-from mmseg_uda.demo.report import (evaluate_per_class, format_table,  # noqa
-                                   latest_checkpoint, load_model,
-                                   write_prediction_grid)
-from mmseg_uda.demo.demo_dataset import generate_demo_dataset  # noqa
 from mmseg_uda.utils.atomic_io import atomic_write_text  # noqa
+from tools.demo.demo_dataset import generate_demo_dataset  # noqa
+from tools.demo.report import (evaluate_per_class, format_table,  # noqa
+                               latest_checkpoint, load_model,
+                               write_prediction_grid)
 
 DEFAULT_CONFIGS = [
     'configs/demo/deeplabv2_r18_tiny_source_only_demo.py',

@@ -18,8 +18,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmseg_uda.benchmark.plain_inputs import UnsupportedModel
-from mmseg_uda.benchmark.plain_train_step import build_plain_step
+from benchmarks.lib.plain_inputs import UnsupportedModel
+from benchmarks.lib.plain_train_step import build_plain_step
 
 ADAPTSEG = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 SOURCE_ONLY = 'configs/demo/deeplabv2_r18_tiny_source_only_demo.py'

@@ -3,7 +3,7 @@ pseudo-label generator) against plain re-statements, side by side.
 
 Usage::
 
-    python tools/analysis_tools/benchmark.py CONFIG [--iters 20]
+    python benchmarks/benchmark.py CONFIG [--iters 20]
         [--warmup 2] [--amp [--amp-dtype D]] [--device {cpu,cuda}] [--ranker]
         [--pseudo-labels] [--num-images 8] [--json PATH]
         [--work-dir DIR] [--cfg-options KEY=VALUE ...]
@@ -23,7 +23,7 @@ import os
 import os.path as osp
 import sys
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
@@ -85,10 +85,10 @@ def main(argv=None) -> None:
         os.environ['CUDA_VISIBLE_DEVICES'] = ''  # before CUDA initialises
     device = check_device(args)
 
-    from mmseg_uda.benchmark.inference_benchmark import benchmark_inference
-    from mmseg_uda.benchmark.report import (environment, format_header,
-                                            format_inference, format_train)
-    from mmseg_uda.benchmark.train_step_benchmark import benchmark_train_step
+    from benchmarks.lib.inference_benchmark import benchmark_inference
+    from benchmarks.lib.report import (environment, format_header,
+                                       format_inference, format_train)
+    from benchmarks.lib.train_step_benchmark import benchmark_train_step
     from mmseg_uda.utils import enable_amp
     from mmseg_uda.utils.atomic_io import atomic_write_text
     from mmseg_uda.utils.tool_config import build_runner, load_tool_config

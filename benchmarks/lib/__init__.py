@@ -1,5 +1,6 @@
-"""Benchmarks: our training step against a plain PyTorch re-statement, and
-the ranker / pseudo-label generator against the originals' loops."""
+"""What ``benchmarks/benchmark.py`` times: our training step against a plain
+PyTorch re-statement, and the ranker / pseudo-label generator against the
+originals' loops. Not part of the installed package."""
 from .inference_benchmark import benchmark_inference
 from .peak_memory import MemoryPhase, PeakMemorySampler
 from .plain_inputs import UnsupportedModel

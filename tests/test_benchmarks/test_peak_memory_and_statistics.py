@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from mmseg_uda.benchmark.peak_memory import MB, PeakMemorySampler
-from mmseg_uda.benchmark.statistics import (median_pair_ratio,
-                                            ratio_of_medians, summarize)
+from benchmarks.lib.peak_memory import MB, PeakMemorySampler
+from benchmarks.lib.statistics import (median_pair_ratio, ratio_of_medians,
+                                       summarize)
 
 
 def _allocate(megabytes):

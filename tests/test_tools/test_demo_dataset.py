@@ -9,14 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from mmseg_uda.demo import demo_dataset
-from mmseg_uda.demo.demo_dataset import (DOMAINS, demo_dataset_params,
-                                         generate_demo_dataset,
-                                         generate_split, is_complete,
-                                         render_sample, sample_paths,
-                                         sample_rngs)
-from mmseg_uda.demo.street_layout import CLASS_IDS, ROAD, SKY, sample_layout
-from mmseg_uda.demo.street_rendering import render_source, render_target
+from tools.demo import demo_dataset
+from tools.demo.demo_dataset import (DOMAINS, demo_dataset_params,
+                                     generate_demo_dataset, generate_split,
+                                     is_complete, render_sample, sample_paths,
+                                     sample_rngs)
+from tools.demo.street_layout import CLASS_IDS, ROAD, SKY, sample_layout
+from tools.demo.street_rendering import render_source, render_target
 
 SIZE = (32, 64)
 SMALL = dict(num_source_train=3, num_source_val=2, num_target_train=3,

@@ -1,1 +1,0 @@
-"""Synthetic two-domain street scenes for ``make demo``."""
