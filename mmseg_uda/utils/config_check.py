@@ -77,13 +77,13 @@ def accepted_keys(cls: type) -> Optional[List[str]]:
 
 
 def _pseudo_label_rule_keys() -> List[str]:
-    """Keys of ``SelfTrainingHook(rule=...)``: the arguments of
-    ``PseudoLabelGenerator`` that ``generate_pseudo_labels`` lets a rule
-    set."""
+    """Keys of ``PseudoLabelRoundsHook(rule=...)``: the arguments of
+    ``PseudoLabelGenerator`` that the hook lets a rule set."""
     from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
         PseudoLabelGenerator
     keys = accepted_keys(PseudoLabelGenerator) or []
-    return [k for k in keys if k not in ('out_dir', 'img_suffix', 'type')]
+    return [k for k in keys
+            if k not in ('out_dir', 'img_suffix', 'type', 'model_id')]
 
 
 def dict_option_keys(cls: type) -> Dict[str, List[str]]:
@@ -95,13 +95,14 @@ def dict_option_keys(cls: type) -> Dict[str, List[str]]:
     Returns:
         dict[str, list[str]]: Option name -> its valid keys (sorted).
     """
-    from mmseg_uda.engine.hooks.self_training_hook import SelfTrainingHook
+    from mmseg_uda.engine.hooks.pseudo_label_rounds_hook import \
+        PseudoLabelRoundsHook
     from mmseg_uda.models.uda.advent_uda_segmentor import MinEntUDASegmentor
     from mmseg_uda.models.uda.adversarial_uda_segmentor import \
         AdversarialUDASegmentor
 
     options: Dict[str, List[str]] = {}
-    if issubclass(cls, SelfTrainingHook):
+    if issubclass(cls, PseudoLabelRoundsHook):
         options['rule'] = sorted(_pseudo_label_rule_keys())
     if issubclass(cls, AdversarialUDASegmentor):
         options['adv_weights'] = sorted(LEVELS)

@@ -11,7 +11,7 @@ import torch
 
 from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
     PseudoLabelGenerator
-from mmseg_uda.evaluation.metrics.pseudo_label_io import (
+from mmseg_uda.datasets.pseudo_label_dir import (
     cache_dir, is_complete, label_dir, label_path, read_summary,
     rule_settings, start_run, write_names)
 from tests.reference.bdl_ssl import bdl_pseudo_labels

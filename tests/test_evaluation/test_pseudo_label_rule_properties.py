@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
     PseudoLabelGenerator
-from mmseg_uda.evaluation.metrics.pseudo_label_io import (label_path,
+from mmseg_uda.datasets.pseudo_label_dir import (label_path,
                                                           read_summary)
 from tests.reference.bdl_ssl import bdl_pseudo_labels
 

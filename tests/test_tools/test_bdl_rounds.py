@@ -13,7 +13,8 @@ from mmengine.config import Config
 
 from tests.reference.original_recipes import (BDL_NO_SSL_STEPS_STOP,
                                               BDL_SSL_STEPS_STOP)
-from tests.test_engine.test_hooks.test_self_training_hook import _options
+from tests.test_engine.test_hooks.test_pseudo_label_rounds_hook import \
+    _options
 from tests.tool_runs import (kill_group, run, start, tool_env, wait_for)
 
 pytestmark = pytest.mark.slow

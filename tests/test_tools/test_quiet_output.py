@@ -11,7 +11,7 @@ import pytest
 import torch
 from mmseg.models.utils import resize
 
-from mmseg_uda.evaluation.metrics.pseudo_label_io import (label_dir,
+from mmseg_uda.datasets.pseudo_label_dir import (label_dir,
                                                           start_run)
 from mmseg_uda.utils.quiet_runner import hide_known_warnings
 from tests.conftest import mmengine_messages

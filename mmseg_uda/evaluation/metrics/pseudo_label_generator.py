@@ -7,8 +7,9 @@ writes each image's argmax and confidence to a cache file and
 ``compute_metrics`` finds the exact k-th smallest confidence of every class
 with a two-level radix histogram over the float32 bit patterns (positive
 floats order like their bits read as uint32): the high 16 bits, then the
-low 16 bits inside the bin that holds rank k. See :mod:`.pseudo_label_io`
-for the files.
+low 16 bits inside the bin that holds rank k. See
+:mod:`mmseg_uda.datasets.pseudo_label_dir` for the files. Run through
+:class:`~mmseg_uda.evaluation.TargetSetLoop` (mmengine's test loop).
 """
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -21,12 +22,12 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmseg.registry import METRICS
 
+from mmseg_uda.datasets.pseudo_label_dir import (
+    cache_path, finish_run, image_list_path, is_complete, is_processed,
+    label_path, read_cache, read_names, read_summary, remove_stale_labels,
+    rule_settings, start_run, write_cache, write_names, write_summary)
+from mmseg_uda.datasets.ranking_dir import image_key
 from mmseg_uda.utils.atomic_io import atomic_write_png
-from .pseudo_label_io import (cache_path, finish_run, image_list_path,
-                              is_processed, label_path, read_cache,
-                              read_names, remove_stale_labels, rule_settings,
-                              write_cache, write_summary)
-from .ranking_io import image_key
 
 IGNORE_INDEX = 255
 BINS = 1 << 16
@@ -56,18 +57,19 @@ def kth_smallest_bits(hist_high: np.ndarray, k: np.ndarray
     return bins, inner
 
 
-
 def _labelled_bar(total: int, what: str) -> ProgressBar:
     """A progress bar over ``total`` images, announced by a log line."""
     print_log(f'{what} ({total} images)', logger='current')
     return ProgressBar(total)
+
 
 @METRICS.register_module()
 class PseudoLabelGenerator(BaseMetric):
     """Write pseudo-labels from class probabilities at label size.
 
     Consumes ``seg_logits`` that hold probabilities (a
-    ``UDAEncoderDecoder`` with ``test_cfg`` ``probs_to_ori_shape=True``):
+    ``UDAEncoderDecoder`` with ``test_cfg`` ``probs_to_ori_shape=True``,
+    set by :class:`~mmseg_uda.evaluation.TargetSetLoop`):
     label = argmax (first maximum on ties), confidence = maximum. Rules:
 
     - ``'bdl'`` (BDL's SSL): for each class c, threshold_c = the
@@ -99,6 +101,10 @@ class PseudoLabelGenerator(BaseMetric):
         keep_cache (bool): Keep ``out_dir/.cache`` after success.
         collect_device (str): Device to collect results on.
         prefix (str, optional): Prefix of the metric names.
+        model_id (str, optional): What identifies the model (e.g. its
+            checkpoint path, size and time). Recorded with the settings: a
+            directory made by another model is never reused or resumed,
+            its outputs are replaced.
     """
 
     default_prefix: Optional[str] = 'pseudo_label'
@@ -113,9 +119,12 @@ class PseudoLabelGenerator(BaseMetric):
                  img_suffix: str = '_leftImg8bit.png',
                  keep_cache: bool = False,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 model_id: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.settings = rule_settings(rule, quantile, cap, threshold)
+        if model_id is not None:
+            self.settings['model'] = model_id
         self.out_dir = out_dir
         self.rule = rule
         self.quantile = float(quantile)
@@ -300,6 +309,45 @@ class PseudoLabelGenerator(BaseMetric):
             pixels += label.size
             bar.update()
         return labelled, pixels
+
+    def pending(self, names: Sequence[str]) -> Optional[List[str]]:
+        """Prepare ``out_dir`` for labelling ``names``; the images to run.
+
+        Labels and cache of other settings or another model are stale:
+        removed before anything runs. Called on the main process before
+        the loop runs.
+
+        Args:
+            names (Sequence[str]): The set, ``<city>/<stem>``.
+
+        Returns:
+            list[str] or None: Images not processed yet (empty: only the
+            set-wide step is left); None when ``out_dir`` already holds the
+            finished labels of these settings and images.
+        """
+        if is_complete(self.out_dir, self.settings, names):
+            # a run stopped between its summary and its clean-up
+            finish_run(self.out_dir, self.keep_cache)
+            print_log(f'{self.out_dir} already holds the {self.rule} '
+                      f'pseudo-labels of these {len(names)} images',
+                      logger='current')
+            return None
+        start_run(self.out_dir, self.settings)
+        write_names(self.out_dir, sorted(names))
+        todo = [n for n in names
+                if not is_processed(self.out_dir, n, self.rule)]
+        print_log(f'{len(names)} images, {len(names) - len(todo)} already '
+                  f'processed in {self.out_dir}', logger='current')
+        return todo
+
+    def finished(self) -> Dict[str, float]:
+        """The metrics of a complete ``out_dir`` (see :meth:`pending`)."""
+        summary = read_summary(self.out_dir)
+        metrics = dict(num_images=summary['num_images'],
+                       labelled_fraction=summary['labelled_fraction'])
+        for c, t in enumerate(summary.get('thresholds', [])):
+            metrics[f'threshold_{c}'] = float(t)
+        return metrics
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Finish the labels of all images and write the summary.

@@ -17,7 +17,7 @@ import mmseg_uda  # noqa: F401
 from mmseg_uda.evaluation.metrics import EntropyRanker
 from mmseg_uda.evaluation.metrics.entropy_ranker import (entropy_map,
                                                          score_logits)
-from mmseg_uda.evaluation.metrics.ranking_io import per_image_path
+from mmseg_uda.datasets.ranking_dir import per_image_path
 from mmseg_uda.models.losses import entropy_loss, self_information_map
 
 pytestmark = pytest.mark.reliability

@@ -28,7 +28,7 @@ import numpy as np
 from mmengine.logging import print_log
 
 from mmseg_uda.utils.atomic_io import atomic_write, atomic_write_text
-from .ranking_io import IMAGE_LIST, PSEUDO_LABEL_DIR, prediction_path
+from .ranking_dir import IMAGE_LIST, PSEUDO_LABEL_DIR, prediction_path
 
 CACHE_DIR = '.cache'
 RUN_FILE = 'run.json'
