@@ -2,7 +2,7 @@
 of the originals' per-image loops, on the same model and images.
 
 Ours: the ranker (:class:`EntropyRanker` behind the test loop of
-``tools/rank_targets.py``) and :func:`generate_pseudo_labels`. Originals:
+``tools/rank_targets.py``) and the pseudo-label generator. Originals:
 IntraDA's ranking loop (per image: forward, upsample, softmax, mean entropy
 kept in a Python list, argmax PNG written, list sorted) and BDL's SSL.py
 (per image: forward, softmax, upsample, argmax and maximum kept in float64

@@ -134,6 +134,10 @@ def test_schedule_and_arguments():
         PseudoLabelRoundsHook(label_root='x', interval=2, rule=dict(rule='top'))
     with pytest.raises(ValueError, match='distinct'):
         PseudoLabelRoundsHook(label_root='x', rounds_at=[2, 2])
+    # the round sets where labels go and which model made them
+    with pytest.raises(KeyError, match=r"unknown keys \['model_id'\]"):
+        PseudoLabelRoundsHook(label_root='x', interval=2,
+                              rule=dict(rule='bdl', model_id='m'))
 
 
 def test_link_is_replaced_atomically_and_never_a_directory(tmp_path):
