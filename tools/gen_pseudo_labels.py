@@ -29,7 +29,7 @@ import argparse
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
-from mmseg_uda.datasets.pseudo_label_dir import read_summary
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir
 from mmseg_uda.datasets.target_set import ranking_dataset_cfg
 from mmseg_uda.evaluation.target_set_loop import PSEUDO_LABEL_TEST_CFG
 from mmseg_uda.utils import mmengine_checkpoint_globals
@@ -89,7 +89,7 @@ def main() -> None:
     runner = build_runner(cfg)  # the model, the checkpoint, the processes
     with mmengine_checkpoint_globals():
         runner.test()
-    summary = read_summary(cfg.work_dir)
+    summary = PseudoLabelDir(cfg.work_dir).read_summary()
     print_log(
         f"pseudo-labels of {summary['num_images']} images in "
         f"{cfg.work_dir}: {100 * summary['labelled_fraction']:.2f}% of the "

@@ -24,8 +24,8 @@ from mmseg.datasets import CityscapesDataset  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
 from mmseg_uda.demo.report import colorize, load_model  # noqa: E402
-from mmseg_uda.datasets.ranking_dir import (image_key,  # noqa: E402
-                                            read_scores)
+from mmseg_uda.datasets.ranking_dir import (RankingDir,  # noqa: E402
+                                            image_key)
 from mmseg_uda.datasets.target_set import ranking_dataset_cfg  # noqa: E402
 from mmseg_uda.evaluation.metrics.entropy_ranker import \
     entropy_map  # noqa: E402
@@ -106,7 +106,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    scores = read_scores(args.rank_dir)
+    scores = RankingDir(args.rank_dir).read_scores()
     chosen = [scores[i] for i in pick(len(scores), args.num)]
     model = load_model(cfg, args.checkpoint)
     dataset = DATASETS.build(ranking_dataset_cfg(cfg))

@@ -9,8 +9,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmseg_uda.datasets.ranking_dir import (image_key, rare_normalizer,
-                                            read_lines, read_scores,
+from mmseg_uda.datasets.ranking_dir import (RankingDir, image_key,
+                                            rare_normalizer, read_lines,
                                             split_ranking)
 from mmseg_uda.datasets.target_set import ranking_dataset_cfg
 from mmseg_uda.evaluation.metrics import EntropyRanker
@@ -124,7 +124,7 @@ def test_metric_writes_splits_scores_and_pseudo_labels(tmp_path, rare):
     hard = read_lines(osp.join(out, 'hard_split.txt'))
     assert easy == ranked[:2] and hard == ranked[2:]  # int(5 * 0.5) = 2
     assert summary['num_images'] == 5 and summary['num_easy'] == 2
-    rows = read_scores(out)
+    rows = RankingDir(out).read_scores()
     assert [r['name'] for r in rows] == ranked
     for row in rows:
         assert row['score'] == pytest.approx(expected[row['name']][0],

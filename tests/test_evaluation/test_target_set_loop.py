@@ -13,8 +13,7 @@ import torch.nn.functional as F
 from mmengine.runner import Runner
 from mmseg.registry import LOOPS
 
-from mmseg_uda.datasets.pseudo_label_dir import (cache_dir, label_path,
-                                                 read_summary)
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir
 from mmseg_uda.datasets.target_set import ranking_dataset_cfg
 from tests.reference.bdl_ssl import bdl_pseudo_labels
 from tests.reference.tiny_layouts import make_cityscapes
@@ -52,7 +51,7 @@ def generate_pseudo_labels(runner, dataset, out_dir, rule, batch_size=1,
              call_hooks=False),
         default_args=dict(runner=runner))
     metrics = loop.run()
-    summary = read_summary(out_dir)
+    summary = PseudoLabelDir(out_dir).read_summary()
     assert metrics['pseudo_label/num_images'] == summary['num_images']
     return summary
 
@@ -83,10 +82,11 @@ def test_bdl_labels_of_a_model(setup):
     assert summary['thresholds'] == thres.tolist()
     assert summary['num_images'] == 5
     for name, expected in zip(names, labels):
-        got = cv2.imread(label_path(out, name), cv2.IMREAD_UNCHANGED)
+        got = cv2.imread(PseudoLabelDir(out).label_path(name),
+                         cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(got, expected)
     assert 0 < summary['labelled_fraction'] < 1
-    assert not osp.exists(cache_dir(out))
+    assert not osp.exists(PseudoLabelDir(out).cache_dir())
 
 
 def test_complete_dir_returns_without_running(setup, monkeypatch):
@@ -111,7 +111,7 @@ def test_resume_runs_only_the_missing_images(setup, monkeypatch):
     full = generate_pseudo_labels(setup['runner'], setup['dataset'], out,
                                   dict(rule='bdl', keep_cache=True),
                                   batch_size=2)
-    cached = osp.join(cache_dir(out), 'images', 'tiny')
+    cached = osp.join(PseudoLabelDir(out).cache_dir(), 'images', 'tiny')
     for name in sorted(os.listdir(cached))[::2]:
         os.remove(osp.join(cached, name))
     os.remove(osp.join(out, 'pseudo_labels.json'))

@@ -9,8 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS, LOOPS
 
-from mmseg_uda.datasets.pseudo_label_dir import label_dir as labels_in
-from mmseg_uda.datasets.pseudo_label_dir import read_summary
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir
 from mmseg_uda.datasets.target_set import ranking_dataset_cfg
 
 CURRENT = 'current'
@@ -136,7 +135,7 @@ class PseudoLabelRoundsHook(Hook):
         if self.initial_labels is None:
             return None
         path = osp.abspath(self.initial_labels)
-        nested = labels_in(path)
+        nested = PseudoLabelDir(path).label_dir()
         if osp.isdir(nested):
             path = nested
         if not osp.isdir(path):
@@ -273,9 +272,10 @@ class PseudoLabelRoundsHook(Hook):
                  call_hooks=False),
             default_args=dict(runner=runner))
         loop.run()
-        summary = read_summary(out_dir) if get_rank() == 0 else None
+        summary = PseudoLabelDir(out_dir).read_summary() \
+            if get_rank() == 0 else None
         self.round = k
-        self.label_dir = labels_in(out_dir)
+        self.label_dir = PseudoLabelDir(out_dir).label_dir()
         self.point_current(self.label_dir)
         runner.message_hub.update_info('self_training_round', k)
         print_log(f'self-training round {k} ready: {summary}',

@@ -2,12 +2,10 @@
 
 Run through :class:`~mmseg_uda.evaluation.TargetSetLoop` (mmengine's test
 loop, ``tools/rank_targets.py``), so it batches, runs distributed and
-resumes like every target-set job. See :mod:`mmseg_uda.datasets.ranking_dir`
-for the files it writes.
+resumes like every target-set job. The metric streams every file to a
+:class:`~mmseg_uda.datasets.ranking_dir.RankingDir`, which owns the
+directory's layout.
 """
-import json
-import logging
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -17,12 +15,9 @@ from mmengine.logging import print_log
 from mmseg.registry import METRICS
 from torch import Tensor
 
-from mmseg_uda.datasets.ranking_dir import (IMAGE_LIST, image_key, is_done,
-                                            per_image_path, prediction_path,
-                                            stale_results, write_ranking)
+from mmseg_uda.datasets.ranking_dir import RankingDir, image_key
 from mmseg_uda.models.losses import \
     self_information_map as information_map
-from mmseg_uda.utils.atomic_io import atomic_write_png, atomic_write_text
 
 # trainIds of wall, fence, pole, traffic light, traffic sign, terrain,
 # rider, truck, bus, train, motorcycle (IntraDA's rare classes)
@@ -140,6 +135,7 @@ class EntropyRanker(BaseMetric):
             raise ValueError(f'easy_ratio must be in [0, 1], got '
                              f'{easy_ratio}')
         self.out_dir = out_dir
+        self.dir = RankingDir(out_dir)
         self.easy_ratio = easy_ratio
         self.rare_normalize = rare_normalize
         self.rare_classes = tuple(int(c) for c in rare_classes)
@@ -160,12 +156,9 @@ class EntropyRanker(BaseMetric):
             pred = sample.get('pred_sem_seg', {}).get('data')
             entropy, present, pred = score_logits(logits, self.rare_classes,
                                                   pred)
-            atomic_write_png(prediction_path(self.out_dir, name), pred)
-            record = dict(
-                name=name, entropy=entropy, rare_present=present,
-                shape=list(pred.shape), model=self.model_id)
-            atomic_write_text(per_image_path(self.out_dir, name),
-                              json.dumps(record, sort_keys=True) + '\n')
+            self.dir.write_result(
+                dict(name=name, entropy=entropy, rare_present=present,
+                     shape=list(pred.shape), model=self.model_id), pred)
             self.results.append(name)
 
     def pending(self, names: Sequence[str]) -> Optional[List[str]]:
@@ -182,16 +175,7 @@ class EntropyRanker(BaseMetric):
             list[str]: Images without a result of this model (empty: only
             the ranking is (re)written).
         """
-        stale = stale_results(self.out_dir, names, self.model_id)
-        if stale:
-            print_log(f'{len(stale)} images of {self.out_dir} were scored by '
-                      'another checkpoint (or an unrecorded one), e.g. '
-                      f'{stale[0]}: scoring them again with {self.model_id}',
-                      logger='current', level=logging.WARNING)
-        todo = [n for n in names
-                if not is_done(self.out_dir, n, self.model_id)]
-        atomic_write_text(osp.join(self.out_dir, IMAGE_LIST),
-                          ''.join(f'{n}\n' for n in names))
+        todo = self.dir.pending(names, self.model_id)
         print_log(f'{len(names)} images to rank, {len(names) - len(todo)} '
                   f'already scored with this checkpoint in {self.out_dir}',
                   logger='current')
@@ -207,9 +191,9 @@ class EntropyRanker(BaseMetric):
             dict[str, float]: ``num_images``, ``num_easy``,
             ``easy_max_score``.
         """
-        names = None
-        if not osp.isfile(osp.join(self.out_dir, IMAGE_LIST)):
+        names = self.dir.image_list()
+        if names is None:
             names = sorted(set(results))
-        return write_ranking(
-            self.out_dir, self.easy_ratio, self.rare_normalize,
-            len(self.rare_classes), names, self.model_id)
+        return self.dir.write_ranking(
+            self.easy_ratio, self.rare_normalize, len(self.rare_classes),
+            names, self.model_id)
