@@ -45,31 +45,10 @@ ROOT_MODULES = {PACKAGE: None, f'{PACKAGE}.version': set()}
 #: Not library code: these live under ``tools/`` and ``benchmarks/``.
 NOT_IN_PACKAGE = ('benchmark', 'benchmarks', 'demo')
 
-#: Known upward imports that the structure refactor of issue #15 removes
-#: (importer, imported module). Empty this list when they are gone; a new
-#: violation is never allowed, and an entry that no longer occurs fails
-#: ``test_allow_list_is_current``.
-ALLOWED_VIOLATIONS: Set[Tuple[str, str]] = {
-    # datasets -> evaluation: pseudo-label paths of the label loader
-    ('mmseg_uda.datasets.transforms.load_pseudo_labels',
-     'mmseg_uda.evaluation'),
-    ('mmseg_uda.datasets.transforms.load_pseudo_labels',
-     'mmseg_uda.evaluation.metrics'),
-    ('mmseg_uda.datasets.transforms.load_pseudo_labels',
-     'mmseg_uda.evaluation.metrics.ranking_io'),
-    # engine -> evaluation: the pseudo-label rounds run the labelling job
-    ('mmseg_uda.engine.hooks.self_training_hook', 'mmseg_uda.evaluation'),
-    ('mmseg_uda.engine.hooks.self_training_hook',
-     'mmseg_uda.evaluation.metrics'),
-    ('mmseg_uda.engine.hooks.self_training_hook',
-     'mmseg_uda.evaluation.metrics.entropy_ranker'),
-    ('mmseg_uda.engine.hooks.self_training_hook',
-     'mmseg_uda.evaluation.metrics.pseudo_label_generator'),
-    ('mmseg_uda.engine.hooks.self_training_hook',
-     'mmseg_uda.evaluation.metrics.pseudo_label_io'),
-    ('mmseg_uda.engine.hooks.self_training_hook',
-     'mmseg_uda.evaluation.pseudo_label_job'),
-}
+#: Known upward imports allowed for now (importer, imported module): none.
+#: A new violation is never allowed, and an entry that no longer occurs
+#: fails ``test_allow_list_is_current``.
+ALLOWED_VIOLATIONS: Set[Tuple[str, str]] = set()
 
 Graph = Dict[str, Set[str]]
 

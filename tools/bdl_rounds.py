@@ -60,7 +60,7 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-from mmseg_uda.evaluation.metrics.pseudo_label_io import label_dir
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir
 from mmseg_uda.utils.atomic_io import atomic_write_text
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -143,13 +143,14 @@ def find_step(pipeline: List[dict], type_name: str, where: str) -> dict:
 
 
 def self_training_hook(cfg: Config) -> dict:
-    """The ``SelfTrainingHook`` entry of a segmentor config's hooks."""
+    """The ``PseudoLabelRoundsHook`` entry of a segmentor config's hooks."""
     hooks = [h for h in cfg.get('custom_hooks', [])
-             if h.get('type') == 'SelfTrainingHook']
+             if h.get('type') == 'PseudoLabelRoundsHook']
     if len(hooks) != 1:
         raise ValueError(
-            'the segmentor config must have exactly one SelfTrainingHook in '
-            f'custom_hooks (found {len(hooks)}): start from '
+            'the segmentor config must have exactly one '
+            f'PseudoLabelRoundsHook in custom_hooks (found {len(hooks)}): '
+            'start from '
             'configs/bdl/deeplabv2_r101_ssl_gta2cs.py')
     return hooks[0]
 
@@ -160,8 +161,8 @@ def rule_arguments(rule: dict) -> List[str]:
              'threshold': '--threshold'}
     unknown = set(rule) - set(flags)
     if unknown:
-        raise ValueError(f'SelfTrainingHook rule keys {sorted(unknown)} have '
-                         'no tools/gen_pseudo_labels.py flag')
+        raise ValueError(f'PseudoLabelRoundsHook rule keys {sorted(unknown)} '
+                         'have no tools/gen_pseudo_labels.py flag')
     return [f'{flags[k]}={v}' for k, v in rule.items()]
 
 
@@ -366,7 +367,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                             ['tools/gen_pseudo_labels.py', seg_config,
                              seg_ckpt, '--work-dir', out, *rule_args,
                              *args.label_options], out)
-                labels = label_dir(out)
+                labels = PseudoLabelDir(out).label_dir()
             seg_config = driver.write_config(
                 segmentor_round_config(seg_base, driver.path(rnd),
                                        osp.join(translated, 'images'),

@@ -6,7 +6,7 @@ has one, fed at the test pipeline's size: 1024x512 for Cityscapes, labels
 at that size like BDL) and writes into ``--work-dir`` one uint8 label PNG
 per image (``pseudo_labels/<city>/<stem>_gtFine_labelTrainIds.png``, the
 ``seg_map_path`` of a ``CityscapesDataset``) and ``pseudo_labels.json``
-(see ``mmseg_uda/evaluation/metrics/pseudo_label_io.py`` for the layout)::
+(see ``mmseg_uda/datasets/pseudo_label_dir.py`` for the layout)::
 
     python tools/gen_pseudo_labels.py CONFIG CHECKPOINT --work-dir DIR
         [--rule {bdl,fixed,argmax}] [--quantile 0.5] [--cap 0.9]
@@ -29,8 +29,9 @@ import argparse
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
-from mmseg_uda.evaluation.metrics.entropy_ranker import ranking_dataset_cfg
-from mmseg_uda.evaluation.pseudo_label_job import generate_pseudo_labels
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir
+from mmseg_uda.datasets.target_set import ranking_dataset_cfg
+from mmseg_uda.evaluation.target_set_loop import PSEUDO_LABEL_TEST_CFG
 from mmseg_uda.utils import mmengine_checkpoint_globals
 from mmseg_uda.utils.checkpoint_identity import checkpoint_identity
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
@@ -69,21 +70,26 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     cfg.resume = False
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    dataset = ranking_dataset_cfg(cfg)
-    rule_cfg = dict(rule=args.rule, quantile=args.quantile, cap=args.cap,
-                    threshold=args.threshold, keep_cache=args.keep_cache)
     loader = cfg.get('test_dataloader') or {}
-    batch_size = args.batch_size or loader.get('batch_size', 1)
-    num_workers = loader.get('num_workers', 0)
+    cfg.test_dataloader = dict(
+        batch_size=args.batch_size or loader.get('batch_size', 1),
+        num_workers=loader.get('num_workers', 0),
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='pseudo_collate'),
+        dataset=ranking_dataset_cfg(cfg))
+    cfg.test_cfg = dict(type='TargetSetLoop',
+                        predict_cfg=PSEUDO_LABEL_TEST_CFG)
+    # labels of another checkpoint in the same directory are never reused
+    cfg.test_evaluator = dict(
+        type='PseudoLabelGenerator', out_dir=cfg.work_dir, rule=args.rule,
+        quantile=args.quantile, cap=args.cap, threshold=args.threshold,
+        keep_cache=args.keep_cache,
+        model_id=checkpoint_identity(args.checkpoint))
 
     runner = build_runner(cfg)  # the model, the checkpoint, the processes
     with mmengine_checkpoint_globals():
-        runner.load_or_resume()
-    # labels of another checkpoint in the same directory are never reused
-    model_id = checkpoint_identity(args.checkpoint)
-    summary = generate_pseudo_labels(
-        runner.model, dataset, cfg.work_dir, rule_cfg,
-        batch_size=batch_size, num_workers=num_workers, model_id=model_id)
+        runner.test()
+    summary = PseudoLabelDir(cfg.work_dir).read_summary()
     print_log(
         f"pseudo-labels of {summary['num_images']} images in "
         f"{cfg.work_dir}: {100 * summary['labelled_fraction']:.2f}% of the "

@@ -24,10 +24,13 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmseg.datasets import CityscapesDataset  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
-from mmseg_uda.evaluation.metrics.entropy_ranker import (  # noqa: E402
-    entropy_map, ranking_dataset_cfg)
-from mmseg_uda.evaluation.metrics.ranking_io import (  # noqa: E402
-    image_key, read_scores)
+from mmseg_uda.datasets.ranking_dir import (RankingDir,  # noqa: E402
+                                            image_key)
+from mmseg_uda.datasets.target_set import ranking_dataset_cfg  # noqa: E402
+from mmseg_uda.evaluation.metrics.entropy_ranker import \
+    entropy_map  # noqa: E402
+from mmseg_uda.evaluation.target_set_loop import (  # noqa: E402
+    RANKING_TEST_CFG, find_segmentor)
 from mmseg_uda.utils.atomic_io import atomic_write  # noqa: E402
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -108,7 +111,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    scores = read_scores(args.rank_dir)
+    scores = RankingDir(args.rank_dir).read_scores()
     chosen = [scores[i] for i in pick(len(scores), args.num)]
     model = load_model(cfg, args.checkpoint)
     dataset = DATASETS.build(ranking_dataset_cfg(cfg))
@@ -116,7 +119,9 @@ def main() -> None:
     index = {image_key(dataset.get_data_info(i)['img_path'], suffix): i
              for i in range(len(dataset))}
     rows = []
-    with torch.no_grad():
+    # the logits the ranker scored: at the input size
+    with torch.no_grad(), find_segmentor(model).test_cfg_options(
+            **RANKING_TEST_CFG):
         for rec in chosen:
             if rec['name'] not in index:
                 raise KeyError(f"{rec['name']} is not in the ranked dataset")

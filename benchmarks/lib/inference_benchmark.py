@@ -2,7 +2,7 @@
 of the originals' per-image loops, on the same model and images.
 
 Ours: the ranker (:class:`EntropyRanker` behind the test loop of
-``tools/rank_targets.py``) and :func:`generate_pseudo_labels`. Originals:
+``tools/rank_targets.py``) and the pseudo-label generator. Originals:
 IntraDA's ranking loop (per image: forward, upsample, softmax, mean entropy
 kept in a Python list, argmax PNG written, list sorted) and BDL's SSL.py
 (per image: forward, softmax, upsample, argmax and maximum kept in float64
@@ -32,11 +32,12 @@ from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS
 from torch.utils.data import DataLoader
 
-from mmseg_uda.evaluation.metrics.entropy_ranker import (EntropyRanker,
-                                                         ranking_dataset_cfg)
-from mmseg_uda.evaluation.metrics.ranking_io import image_key
-from mmseg_uda.evaluation.pseudo_label_job import (find_segmentor,
-                                                   generate_pseudo_labels)
+from mmseg_uda.datasets.ranking_dir import image_key
+from mmseg_uda.datasets.target_set import ranking_dataset_cfg
+from mmseg_uda.evaluation.metrics import EntropyRanker, PseudoLabelGenerator
+from mmseg_uda.evaluation.target_set_loop import (PSEUDO_LABEL_TEST_CFG,
+                                                  RANKING_TEST_CFG,
+                                                  find_segmentor)
 from .peak_memory import MB, PeakMemorySampler
 
 TASKS = ('ranker', 'pseudo_labels')
@@ -83,7 +84,8 @@ def ours_ranker(model, dataset_cfg, out_dir, batch_size, num_workers):
     suffix = getattr(dataset, 'img_suffix', '_leftImg8bit.png')
     evaluator = Evaluator(EntropyRanker(out_dir=out_dir, img_suffix=suffix))
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), find_segmentor(model).test_cfg_options(
+            **RANKING_TEST_CFG):
         for batch in loader:
             evaluator.process(model.test_step(batch), batch)
     evaluator.evaluate(len(dataset))
@@ -98,7 +100,7 @@ def original_ranker(model, dataset_cfg, out_dir, batch_size, num_workers):
     with torch.no_grad():
         for batch in loader:
             logits = _main_logits(model, batch)
-            size = batch['data_samples'][0].ori_shape[:2]
+            size = batch['data_samples'][0].img_shape[:2]
             logits = F.interpolate(logits, size=size, mode='bilinear',
                                    align_corners=True)
             prob = F.softmax(logits, dim=1)
@@ -117,9 +119,17 @@ def original_ranker(model, dataset_cfg, out_dir, batch_size, num_workers):
 
 def ours_pseudo_labels(model, dataset_cfg, out_dir, batch_size,
                        num_workers):
-    """Our generator (BDL's rule, constant memory)."""
-    generate_pseudo_labels(model, dataset_cfg, out_dir, dict(rule='bdl'),
-                           batch_size=batch_size, num_workers=num_workers)
+    """Our generator (BDL's rule, constant memory), as the test loop."""
+    dataset, loader = _loader(dataset_cfg, batch_size, num_workers)
+    seg = find_segmentor(model)
+    evaluator = Evaluator(PseudoLabelGenerator(
+        out_dir=out_dir, num_classes=seg.decode_head.num_classes,
+        img_suffix=getattr(dataset, 'img_suffix', '_leftImg8bit.png')))
+    model.eval()
+    with torch.no_grad(), seg.test_cfg_options(**PSEUDO_LABEL_TEST_CFG):
+        for batch in loader:
+            evaluator.process(model.test_step(batch), batch)
+    evaluator.evaluate(len(dataset))
 
 
 def original_pseudo_labels(model, dataset_cfg, out_dir, batch_size,
@@ -131,7 +141,7 @@ def original_pseudo_labels(model, dataset_cfg, out_dir, batch_size,
     model.eval()
     with torch.no_grad():
         for index, batch in enumerate(loader):
-            size = batch['data_samples'][0].ori_shape[:2]
+            size = batch['data_samples'][0].img_shape[:2]
             output = F.softmax(_main_logits(model, batch), dim=1)
             output = F.interpolate(output, size=size, mode='bilinear',
                                    align_corners=True)

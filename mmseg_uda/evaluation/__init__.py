@@ -1,7 +1,8 @@
 """Evaluation components of mmseg_uda (registered in mmseg's registries)."""
-from .metrics import PseudoLabelGenerator, SubsetIoUMetric
-from .pseudo_label_job import generate_pseudo_labels
+from .metrics import EntropyRanker, PseudoLabelGenerator, SubsetIoUMetric
+from .target_set_loop import TargetSetLoop
 
 __all__ = [
-    'SubsetIoUMetric', 'PseudoLabelGenerator', 'generate_pseudo_labels'
+    'SubsetIoUMetric', 'EntropyRanker', 'PseudoLabelGenerator',
+    'TargetSetLoop'
 ]

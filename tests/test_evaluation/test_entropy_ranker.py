@@ -9,13 +9,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmseg_uda.evaluation.metrics import EntropyRanker, ImgShapeAsOriShape
-from mmseg_uda.evaluation.metrics.entropy_ranker import (
-    RARE_CLASSES, entropy_map, ranking_dataset_cfg, score_logits)
-from mmseg_uda.evaluation.metrics.ranking_io import (image_key,
-                                                     rare_normalizer,
-                                                     read_lines, read_scores,
-                                                     split_ranking)
+from mmseg_uda.datasets.ranking_dir import (RankingDir, image_key,
+                                            rare_normalizer, read_lines,
+                                            split_ranking)
+from mmseg_uda.datasets.target_set import ranking_dataset_cfg
+from mmseg_uda.evaluation.metrics import EntropyRanker
+from mmseg_uda.evaluation.metrics.entropy_ranker import (RARE_CLASSES,
+                                                         entropy_map,
+                                                         score_logits)
 from tests.reference.intrada_entropy import intrada_score, parse_normalize
 
 
@@ -123,7 +124,7 @@ def test_metric_writes_splits_scores_and_pseudo_labels(tmp_path, rare):
     hard = read_lines(osp.join(out, 'hard_split.txt'))
     assert easy == ranked[:2] and hard == ranked[2:]  # int(5 * 0.5) = 2
     assert summary['num_images'] == 5 and summary['num_easy'] == 2
-    rows = read_scores(out)
+    rows = RankingDir(out).read_scores()
     assert [r['name'] for r in rows] == ranked
     for row in rows:
         assert row['score'] == pytest.approx(expected[row['name']][0],
@@ -141,14 +142,11 @@ def test_metric_writes_splits_scores_and_pseudo_labels(tmp_path, rare):
     assert not list(tmp_path.rglob('*.tmp'))
 
 
-def test_img_shape_as_ori_shape_and_dataset_cfg(repo_root):
-    results = ImgShapeAsOriShape()(dict(img_shape=(512, 1024),
-                                        ori_shape=(1024, 2048)))
-    assert results['ori_shape'] == (512, 1024)
+def test_ranking_dataset_cfg(repo_root):
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs/adaptseg/deeplabv2_r101_gta2cs.py'))
     dataset = ranking_dataset_cfg(cfg)
     assert dataset['data_prefix'] == dict(img_path='leftImg8bit/train')
     assert [t['type'] for t in dataset['pipeline']] == [
-        'LoadImageFromFile', 'Resize', 'ImgShapeAsOriShape', 'PackSegInputs']
+        'LoadImageFromFile', 'Resize', 'PackSegInputs']
     assert dataset['pipeline'][1]['scale'] == (1024, 512)

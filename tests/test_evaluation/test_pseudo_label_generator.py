@@ -11,9 +11,7 @@ import torch
 
 from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
     PseudoLabelGenerator
-from mmseg_uda.evaluation.metrics.pseudo_label_io import (
-    cache_dir, is_complete, label_dir, label_path, read_summary,
-    rule_settings, start_run, write_names)
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir, rule_settings
 from tests.reference.bdl_ssl import bdl_pseudo_labels
 
 NUM_CLASSES = 5
@@ -57,7 +55,8 @@ def feed(metric, names, maps, batch=3):
 
 
 def read_label(out_dir, name):
-    return cv2.imread(label_path(out_dir, name), cv2.IMREAD_UNCHANGED)
+    return cv2.imread(PseudoLabelDir(out_dir).label_path(name),
+                      cv2.IMREAD_UNCHANGED)
 
 
 def snapshot(out_dir):
@@ -78,11 +77,12 @@ def test_bdl_rule_equals_the_in_memory_original(tmp_path, quantile, cap):
     metric = PseudoLabelGenerator(out, rule='bdl', quantile=quantile,
                                   cap=cap)
     feed(metric, names, maps)
-    assert osp.isdir(cache_dir(out)) and not osp.isdir(label_dir(out))
+    assert osp.isdir(PseudoLabelDir(out).cache_dir())
+    assert not osp.isdir(PseudoLabelDir(out).label_dir())
     metrics = metric.evaluate(len(names))
 
     labels, thres = bdl_pseudo_labels(maps, NUM_CLASSES, quantile, cap)
-    summary = read_summary(out)
+    summary = PseudoLabelDir(out).read_summary()
     assert summary['thresholds'] == thres.tolist()
     for name, expected in zip(names, labels):
         got = read_label(out, name)
@@ -90,7 +90,8 @@ def test_bdl_rule_equals_the_in_memory_original(tmp_path, quantile, cap):
         np.testing.assert_array_equal(got, expected)
     assert metrics['pseudo_label/num_images'] == len(names)
     assert metrics[f'pseudo_label/threshold_{ABSENT}'] == 0.0
-    assert not osp.isdir(cache_dir(out))  # removed after success
+    # removed after success
+    assert not osp.isdir(PseudoLabelDir(out).cache_dir())
 
     stacked = np.stack(labels)
     argmax = np.stack([p.argmax(0) for p in maps])
@@ -123,14 +124,16 @@ def test_bdl_thresholds_are_exact_float32_values(tmp_path):
     metric.evaluate(1)
     # 40 values: index round(20.0) = 20 of the sorted ones
     expected = np.sort(conf.ravel())[20]
-    assert read_summary(out)['thresholds'][0] == float(expected)
+    summary = PseudoLabelDir(out).read_summary()
+    assert summary['thresholds'][0] == float(expected)
     assert (read_label(out, 'a/a_0') == 0).sum() == 20
     # quantile 1 (out of range in the original's indexing): the maximum
     out = str(tmp_path / 'max')
     metric = PseudoLabelGenerator(out, quantile=1.0, cap=1.0)
     feed(metric, ['a/a_0'], [prob])
     metric.evaluate(1)
-    assert read_summary(out)['thresholds'][0] == float(conf.max())
+    summary = PseudoLabelDir(out).read_summary()
+    assert summary['thresholds'][0] == float(conf.max())
     assert (read_label(out, 'a/a_0') == 0).sum() == 1
 
 
@@ -142,8 +145,8 @@ def test_fixed_and_argmax_rules(tmp_path, rule):
     metric = PseudoLabelGenerator(out, rule=rule, threshold=0.8)
     feed(metric, names[:4], maps[:4])
     # written during process already, no cache
-    assert osp.isfile(label_path(out, names[0]))
-    assert not osp.isdir(cache_dir(out))
+    assert osp.isfile(PseudoLabelDir(out).label_path(names[0]))
+    assert not osp.isdir(PseudoLabelDir(out).cache_dir())
     feed(metric, names[4:], maps[4:])
     metrics = metric.evaluate(len(names))
     total = 0
@@ -153,7 +156,7 @@ def test_fixed_and_argmax_rules(tmp_path, rule):
             expected[prob.max(0) < 0.8] = 255
         np.testing.assert_array_equal(read_label(out, name), expected)
         total += (expected != 255).sum()
-    summary = read_summary(out)
+    summary = PseudoLabelDir(out).read_summary()
     assert summary['settings'] == rule_settings(rule, threshold=0.8)
     assert summary['num_images'] == len(names)
     assert metrics['pseudo_label/labelled_fraction'] == pytest.approx(
@@ -168,7 +171,7 @@ def test_resumed_run_writes_the_same_files(tmp_path, rule):
     names = names_of(len(maps))
     full, part = str(tmp_path / 'full'), str(tmp_path / 'part')
     for out in (full, part):
-        write_names(out, sorted(names))
+        PseudoLabelDir(out).write_names(sorted(names))
     metric = PseudoLabelGenerator(full, rule=rule, keep_cache=True)
     feed(metric, names, maps)
     metric.evaluate(len(names))
@@ -187,13 +190,13 @@ def test_num_classes_from_cache_when_nothing_runs(tmp_path):
     maps = make_probs(seed=5, num=3)
     names = names_of(3)
     out = str(tmp_path)
-    write_names(out, names)
+    PseudoLabelDir(out).write_names(names)
     feed(PseudoLabelGenerator(out), names, maps)
     fresh = PseudoLabelGenerator(out)  # a rerun with all images cached
     fresh.compute_metrics([])
     labels, thres = bdl_pseudo_labels(maps, NUM_CLASSES)
     # the absent class is the last but one, so C is still found as 5
-    assert read_summary(out)['thresholds'] == thres.tolist()
+    assert PseudoLabelDir(out).read_summary()['thresholds'] == thres.tolist()
     for name, expected in zip(names, labels):
         np.testing.assert_array_equal(read_label(out, name), expected)
 
@@ -203,36 +206,39 @@ def test_completion_and_stale_outputs(tmp_path):
     names = names_of(4)
     out = str(tmp_path)
     settings = rule_settings('fixed', threshold=0.7)
-    start_run(out, settings)
-    write_names(out, names)
-    assert not is_complete(out, settings, names)
+    PseudoLabelDir(out).start_run(settings)
+    PseudoLabelDir(out).write_names(names)
+    assert not PseudoLabelDir(out).is_complete(settings, names)
     metric = PseudoLabelGenerator(out, rule='fixed', threshold=0.7)
     feed(metric, names, maps)
-    assert not is_complete(out, settings, names)  # no summary yet
+    # no summary yet
+    assert not PseudoLabelDir(out).is_complete(settings, names)
     metric.evaluate(4)
-    assert is_complete(out, settings, names)
-    assert not is_complete(out, rule_settings('fixed', threshold=0.8),
+    assert PseudoLabelDir(out).is_complete(settings, names)
+    assert not PseudoLabelDir(out).is_complete(
+        rule_settings('fixed', threshold=0.8),
                            names)
-    assert not is_complete(out, settings, names[:3])
+    assert not PseudoLabelDir(out).is_complete(settings, names[:3])
     with open(osp.join(out, 'pseudo_labels.json')) as f:
         assert json.load(f)['num_images'] == 4
     # another rule: the old labels and summary go
-    start_run(out, rule_settings('argmax'))
-    assert not osp.exists(label_dir(out))
-    assert read_summary(out) is None
+    PseudoLabelDir(out).start_run(rule_settings('argmax'))
+    assert not osp.exists(PseudoLabelDir(out).label_dir())
+    assert PseudoLabelDir(out).read_summary() is None
     # the same rule again after success: labels kept for reuse
     metric = PseudoLabelGenerator(out, rule='argmax')
     feed(metric, names, maps)
     metric.evaluate(4)
-    start_run(out, rule_settings('argmax'))
-    assert all(osp.isfile(label_path(out, n)) for n in names)
+    PseudoLabelDir(out).start_run(rule_settings('argmax'))
+    assert all(osp.isfile(PseudoLabelDir(out).label_path(n)) for n in names)
     # images no longer in the set lose their labels
-    write_names(out, names[:2])
+    PseudoLabelDir(out).write_names(names[:2])
     PseudoLabelGenerator(out, rule='argmax', num_classes=5).compute_metrics(
         [])
-    assert sorted(os.listdir(osp.join(label_dir(out), 'city0'))) == [
-        osp.basename(label_path(out, names[0]))]
-    assert read_summary(out)['num_images'] == 2
+    city0 = osp.join(PseudoLabelDir(out).label_dir(), 'city0')
+    assert sorted(os.listdir(city0)) == [
+        osp.basename(PseudoLabelDir(out).label_path(names[0]))]
+    assert PseudoLabelDir(out).read_summary()['num_images'] == 2
 
 
 def test_errors(tmp_path):

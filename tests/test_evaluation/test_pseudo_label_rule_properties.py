@@ -14,8 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
     PseudoLabelGenerator
-from mmseg_uda.evaluation.metrics.pseudo_label_io import (label_path,
-                                                          read_summary)
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir
 from tests.reference.bdl_ssl import bdl_pseudo_labels
 
 pytestmark = pytest.mark.reliability
@@ -77,9 +76,9 @@ def run_rule(maps, order, batch, **kwargs):
                     seg_logits=dict(data=torch.from_numpy(maps[index]))))
             metric.process({}, samples)
         metrics = metric.evaluate(len(order))
-        labels = [cv2.imread(label_path(out, name_of(i)),
+        labels = [cv2.imread(PseudoLabelDir(out).label_path(name_of(i)),
                              cv2.IMREAD_UNCHANGED) for i in range(len(maps))]
-        summary = read_summary(out)
+        summary = PseudoLabelDir(out).read_summary()
     return labels, summary, metrics
 
 

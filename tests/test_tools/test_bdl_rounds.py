@@ -13,7 +13,8 @@ from mmengine.config import Config
 
 from tests.reference.original_recipes import (BDL_NO_SSL_STEPS_STOP,
                                               BDL_SSL_STEPS_STOP)
-from tests.test_engine.test_hooks.test_self_training_hook import _options
+from tests.test_engine.test_hooks.test_pseudo_label_rounds_hook import \
+    _options
 from tests.tool_runs import (kill_group, run, start, tool_env, wait_for)
 
 pytestmark = pytest.mark.slow
@@ -185,7 +186,11 @@ def test_round_lengths_and_perceptual_weights_are_bdls(repo_root, tmp_path):
     sums them: the first two classifier convs, rates (6, 12)."""
     work = osp.join(str(tmp_path), 'bdl')
     proc = run([sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
-                '--rounds', '2', '--ssl-steps', '2', '--dry-run'],
+                '--rounds', '2', '--ssl-steps', '2', '--dry-run',
+                # the shipped config names the hook by its type after the
+                # rename
+                '--segmentor-options',
+                'custom_hooks.0.type=PseudoLabelRoundsHook'],
                cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 

@@ -159,10 +159,18 @@ def test_killed_run_resumes_to_identical_labels(repo_root, tmp_path):
 
     done = kill_midway(proc, cached, 3, num, 'cached images')
     assert not osp.exists(osp.join(part, 'pseudo_labels.json'))
+    finished = {osp.join(d, f): os.stat(osp.join(d, f)).st_mtime_ns
+                for d, _, fs in os.walk(cache) for f in fs
+                if f.endswith('.npz')}
 
-    rc, log = run_tool(repo_root, tool_args(cs, ckpt, part))
+    # the cache kept: the images done before the kill were not run again
+    rc, log = run_tool(repo_root, tool_args(cs, ckpt, part, '--keep-cache'))
     assert rc == 0, log[-5000:]
     assert f'{num} images, {done} already processed' in log
+    assert {p: os.stat(p).st_mtime_ns for p in finished} == finished
+    rc, log = run_tool(repo_root, tool_args(cs, ckpt, part))
+    assert rc == 0, log[-5000:]
+    assert 'already holds the bdl pseudo-labels' in log
     labels = output_files(osp.join(full, 'pseudo_labels'))
     assert len(labels) == num
     assert output_files(osp.join(part, 'pseudo_labels')) == labels

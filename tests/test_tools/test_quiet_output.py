@@ -11,8 +11,7 @@ import pytest
 import torch
 from mmseg.models.utils import resize
 
-from mmseg_uda.evaluation.metrics.pseudo_label_io import (label_dir,
-                                                          start_run)
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir
 from mmseg_uda.utils.quiet_runner import hide_known_warnings
 from tests.conftest import mmengine_messages
 
@@ -49,17 +48,17 @@ def _logged(action):
 def test_discarded_pseudo_labels_say_why(tmp_path):
     out = str(tmp_path)
     first = dict(rule='bdl', quantile=0.5, cap=0.9, model='a.pth size=1')
-    start_run(out, first)
-    os.makedirs(osp.join(label_dir(out), 'city'))
+    PseudoLabelDir(out).start_run(first)
+    os.makedirs(osp.join(PseudoLabelDir(out).label_dir(), 'city'))
     second = dict(first, model='b.pth size=2')
-    said = _logged(lambda: start_run(out, second))
+    said = _logged(lambda: PseudoLabelDir(out).start_run(second))
     assert 'discarding the labels and cache of an earlier run' in said
     assert "model: 'a.pth size=1' -> 'b.pth size=2'" in said
-    assert not osp.isdir(label_dir(out))
+    assert not osp.isdir(PseudoLabelDir(out).label_dir())
 
     os.remove(osp.join(out, '.cache', 'run.json'))
-    os.makedirs(osp.join(label_dir(out), 'city'))
-    said = _logged(lambda: start_run(out, second))
+    os.makedirs(osp.join(PseudoLabelDir(out).label_dir(), 'city'))
+    said = _logged(lambda: PseudoLabelDir(out).start_run(second))
     assert 'discarding labels of unknown origin' in said
 
 

@@ -71,7 +71,7 @@ train_dataloader = dict(dataset=dict(target=dict(pipeline=[
     dict(type='PackSegInputs'),
 ])))
 custom_hooks = [
-    dict(type='SelfTrainingHook', label_root={labels!r},
+    dict(type='PseudoLabelRoundsHook', label_root={labels!r},
          rounds_at={rounds_at!r}, rule=dict(rule='bdl', quantile=0.5,
                                             cap=0.9),
          initial_labels=None),

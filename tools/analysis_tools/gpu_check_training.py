@@ -150,7 +150,7 @@ def check_translator_resume(ctx: CheckContext) -> Dict:
 
 
 def check_self_training(ctx: CheckContext) -> Dict:
-    """A ``SelfTrainingHook`` round before the 2nd iteration: labels for
+    """A ``PseudoLabelRoundsHook`` round before the 2nd iteration: labels for
     every target image, then the SSL term in the loss."""
     iters = iterations(ctx, 'self_training')
     figures = train(ctx, 'self_training', ctx.configs['self_training'],

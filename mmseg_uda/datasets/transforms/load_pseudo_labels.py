@@ -5,8 +5,7 @@ from typing import Optional
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
-from mmseg_uda.evaluation.metrics.ranking_io import (LABEL_SUFFIX,
-                                                     image_key)
+from ..ranking_dir import LABEL_SUFFIX, image_key
 
 
 @TRANSFORMS.register_module()
@@ -17,7 +16,7 @@ class LoadPseudoLabels(LoadAnnotations):
     ``<label_dir>/<city>/<stem><seg_map_suffix>``, the layout written by
     ``tools/gen_pseudo_labels.py`` and ``tools/rank_targets.py``. The path is
     resolved when the sample is loaded, so a ``label_dir`` that is a link
-    switched by :class:`~mmseg_uda.engine.hooks.SelfTrainingHook` takes
+    switched by :class:`~mmseg_uda.engine.hooks.PseudoLabelRoundsHook` takes
     effect in running dataloader workers without rebuilding them.
 
     Args:

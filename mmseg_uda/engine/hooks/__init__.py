@@ -2,6 +2,9 @@
 from .broadcast_buffers_hook import BroadcastBuffersHook
 from .keep_own_checkpoints_hook import KeepOwnCheckpointsHook
 from .mean_teacher_hook import MeanTeacherHook
-from .self_training_hook import SelfTrainingHook
+from .pseudo_label_rounds_hook import PseudoLabelRoundsHook
 
-__all__ = ['BroadcastBuffersHook', 'KeepOwnCheckpointsHook', 'MeanTeacherHook', 'SelfTrainingHook']
+__all__ = [
+    'BroadcastBuffersHook', 'KeepOwnCheckpointsHook', 'MeanTeacherHook',
+    'PseudoLabelRoundsHook'
+]

@@ -1,25 +1,23 @@
 """IntraDA's entropy ranking of target images, as an mmengine metric.
 
-Run through mmseg's test loop (``tools/rank_targets.py``), so it batches
-and runs distributed like any evaluation. See :mod:`.ranking_io` for the
-files it writes.
+Run through :class:`~mmseg_uda.evaluation.TargetSetLoop` (mmengine's test
+loop, ``tools/rank_targets.py``), so it batches, runs distributed and
+resumes like every target-set job. The metric streams every file to a
+:class:`~mmseg_uda.datasets.ranking_dir.RankingDir`, which owns the
+directory's layout.
 """
-import copy
-import json
-import math
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmcv.transforms import BaseTransform
 from mmengine.evaluator import BaseMetric
-from mmseg.registry import METRICS, TRANSFORMS
+from mmengine.logging import print_log
+from mmseg.registry import METRICS
 from torch import Tensor
 
-from mmseg_uda.utils.atomic_io import atomic_write_png, atomic_write_text
-from .ranking_io import (image_key, per_image_path, prediction_path,
-                         write_ranking)
+from mmseg_uda.datasets.ranking_dir import RankingDir, image_key
+from mmseg_uda.models.losses import \
+    self_information_map as information_map
 
 # trainIds of wall, fence, pole, traffic light, traffic sign, terrain,
 # rider, truck, bus, train, motorcycle (IntraDA's rare classes)
@@ -27,7 +25,8 @@ RARE_CLASSES = (3, 4, 5, 6, 7, 9, 12, 14, 15, 16, 17)
 
 
 def self_information_map(logits: Tensor) -> Tensor:
-    """ADVENT's weighted self-information ``-p log2(p + 1e-30) / log2(C)``.
+    """ADVENT's weighted self-information ``-p log2(p + 1e-30) / log2(C)``
+    of the softmax of one image's logits (the loss's map, in float32).
 
     Args:
         logits (Tensor): (C, H, W) logits.
@@ -36,7 +35,7 @@ def self_information_map(logits: Tensor) -> Tensor:
         Tensor: (C, H, W) map; its sum over classes is the normalised
         entropy.
     """
-    return _information(logits) / math.log2(logits.shape[0])
+    return information_map(logits.float().softmax(dim=0)[None])[0]
 
 
 def entropy_map(logits: Tensor) -> Tensor:
@@ -48,13 +47,7 @@ def entropy_map(logits: Tensor) -> Tensor:
     Returns:
         Tensor: (H, W) entropy in [0, 1].
     """
-    return _information(logits).sum(dim=0) / math.log2(logits.shape[0])
-
-
-def _information(logits: Tensor) -> Tensor:
-    """``-p log2(p + 1e-30)`` of the softmax over dim 0, in float32."""
-    prob = logits.float().softmax(dim=0)
-    return -prob * torch.log2(prob + 1e-30)
+    return self_information_map(logits).sum(dim=0)
 
 
 def score_logits(logits: Tensor, rare_classes: Sequence[int] = RARE_CLASSES,
@@ -92,29 +85,12 @@ def score_logits(logits: Tensor, rare_classes: Sequence[int] = RARE_CLASSES,
     return entropy, present, pred
 
 
-@TRANSFORMS.register_module()
-class ImgShapeAsOriShape(BaseTransform):
-    """Make the resized image the "original": ``ori_shape = img_shape``.
-
-    The segmentor returns ``seg_logits`` at ``ori_shape``; after this
-    transform that is the network input size, so the ranker scores at the
-    evaluation resolution (1024x512 for Cityscapes) like IntraDA, with the
-    logits upsampled once from feature resolution (``logits_to_ori_shape``).
-    Put it after ``Resize`` and before ``PackSegInputs``.
-    """
-
-    def transform(self, results: dict) -> dict:
-        """Copy ``img_shape`` to ``ori_shape``."""
-        results['ori_shape'] = tuple(results['img_shape'][:2])
-        return results
-
-
 @METRICS.register_module()
 class EntropyRanker(BaseMetric):
     """Rank images by the mean entropy of the prediction (IntraDA).
 
-    ``process`` scores every image from its ``seg_logits`` (the main head;
-    resolution = ``ori_shape``, see :class:`ImgShapeAsOriShape`) and writes
+    ``process`` scores every image from its ``seg_logits`` (the main head,
+    at the input size: ``test_cfg`` ``output_at_input_size``) and writes
     the per-image result (argmax PNG, then a JSON that marks it done) into
     ``out_dir`` atomically, so an interrupted run resumes without
     recomputing them. ``compute_metrics`` (rank 0, after all ranks finished)
@@ -159,6 +135,7 @@ class EntropyRanker(BaseMetric):
             raise ValueError(f'easy_ratio must be in [0, 1], got '
                              f'{easy_ratio}')
         self.out_dir = out_dir
+        self.dir = RankingDir(out_dir)
         self.easy_ratio = easy_ratio
         self.rare_normalize = rare_normalize
         self.rare_classes = tuple(int(c) for c in rare_classes)
@@ -179,13 +156,30 @@ class EntropyRanker(BaseMetric):
             pred = sample.get('pred_sem_seg', {}).get('data')
             entropy, present, pred = score_logits(logits, self.rare_classes,
                                                   pred)
-            atomic_write_png(prediction_path(self.out_dir, name), pred)
-            record = dict(
-                name=name, entropy=entropy, rare_present=present,
-                shape=list(pred.shape), model=self.model_id)
-            atomic_write_text(per_image_path(self.out_dir, name),
-                              json.dumps(record, sort_keys=True) + '\n')
+            self.dir.write_result(
+                dict(name=name, entropy=entropy, rare_present=present,
+                     shape=list(pred.shape), model=self.model_id), pred)
             self.results.append(name)
+
+    def pending(self, names: Sequence[str]) -> Optional[List[str]]:
+        """Prepare ``out_dir`` for ranking ``names``; the images to run.
+
+        Results of another model (``model_id``) are stale: they are
+        computed again, never reused. Called on the main process before
+        the loop runs.
+
+        Args:
+            names (Sequence[str]): The set, ``<city>/<stem>``.
+
+        Returns:
+            list[str]: Images without a result of this model (empty: only
+            the ranking is (re)written).
+        """
+        todo = self.dir.pending(names, self.model_id)
+        print_log(f'{len(names)} images to rank, {len(names) - len(todo)} '
+                  f'already scored with this checkpoint in {self.out_dir}',
+                  logger='current')
+        return todo
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Rank all images and write the splits (main process only).
@@ -197,40 +191,9 @@ class EntropyRanker(BaseMetric):
             dict[str, float]: ``num_images``, ``num_easy``,
             ``easy_max_score``.
         """
-        names = None
-        if not osp.isfile(osp.join(self.out_dir, 'images.txt')):
+        names = self.dir.image_list()
+        if names is None:
             names = sorted(set(results))
-        return write_ranking(
-            self.out_dir, self.easy_ratio, self.rare_normalize,
-            len(self.rare_classes), names, self.model_id)
-
-
-def ranking_dataset_cfg(cfg) -> dict:
-    """The dataset config the ranker runs on: target training images.
-
-    ``cfg.rank_dataset`` when the config has one; otherwise the ``target``
-    of the (paired) training dataset, with the test pipeline minus
-    ``LoadAnnotations`` (so images are fed at the evaluation size) and
-    :class:`ImgShapeAsOriShape` before ``PackSegInputs``.
-
-    Args:
-        cfg (Config): A UDA config.
-
-    Returns:
-        dict: The dataset config (a copy).
-    """
-    if cfg.get('rank_dataset') is not None:
-        return copy.deepcopy(cfg.rank_dataset)
-    train_set = cfg.train_dataloader.dataset
-    if 'target' not in train_set:
-        raise KeyError('the config has neither `rank_dataset` nor a paired '
-                       '`train_dataloader.dataset.target`')
-    dataset = copy.deepcopy(train_set.target)
-    pipeline = [t for t in copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
-                if t['type'] != 'LoadAnnotations']
-    types = [t['type'] for t in pipeline]
-    at = types.index('PackSegInputs') if 'PackSegInputs' in types \
-        else len(pipeline)
-    pipeline.insert(at, dict(type='ImgShapeAsOriShape'))
-    dataset['pipeline'] = pipeline
-    return dataset
+        return self.dir.write_ranking(
+            self.easy_ratio, self.rare_normalize, len(self.rare_classes),
+            names, self.model_id)

@@ -7,8 +7,10 @@ writes each image's argmax and confidence to a cache file and
 ``compute_metrics`` finds the exact k-th smallest confidence of every class
 with a two-level radix histogram over the float32 bit patterns (positive
 floats order like their bits read as uint32): the high 16 bits, then the
-low 16 bits inside the bin that holds rank k. See :mod:`.pseudo_label_io`
-for the files.
+low 16 bits inside the bin that holds rank k. The metric
+streams every file to a :class:`~mmseg_uda.datasets.pseudo_label_dir.
+PseudoLabelDir`, which owns the directory's layout. Run through
+:class:`~mmseg_uda.evaluation.TargetSetLoop` (mmengine's test loop).
 """
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -21,12 +23,9 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmseg.registry import METRICS
 
-from mmseg_uda.utils.atomic_io import atomic_write_png
-from .pseudo_label_io import (cache_path, finish_run, image_list_path,
-                              is_processed, label_path, read_cache,
-                              read_names, remove_stale_labels, rule_settings,
-                              write_cache, write_summary)
-from .ranking_io import image_key
+from mmseg_uda.datasets.pseudo_label_dir import (PseudoLabelDir,
+                                                 rule_settings)
+from mmseg_uda.datasets.ranking_dir import image_key
 
 IGNORE_INDEX = 255
 BINS = 1 << 16
@@ -56,18 +55,19 @@ def kth_smallest_bits(hist_high: np.ndarray, k: np.ndarray
     return bins, inner
 
 
-
 def _labelled_bar(total: int, what: str) -> ProgressBar:
     """A progress bar over ``total`` images, announced by a log line."""
     print_log(f'{what} ({total} images)', logger='current')
     return ProgressBar(total)
+
 
 @METRICS.register_module()
 class PseudoLabelGenerator(BaseMetric):
     """Write pseudo-labels from class probabilities at label size.
 
     Consumes ``seg_logits`` that hold probabilities (a
-    ``UDAEncoderDecoder`` with ``test_cfg`` ``probs_to_ori_shape=True``):
+    ``UDAEncoderDecoder`` with ``test_cfg`` ``probs_to_ori_shape=True``,
+    set by :class:`~mmseg_uda.evaluation.TargetSetLoop`):
     label = argmax (first maximum on ties), confidence = maximum. Rules:
 
     - ``'bdl'`` (BDL's SSL): for each class c, threshold_c = the
@@ -99,6 +99,10 @@ class PseudoLabelGenerator(BaseMetric):
         keep_cache (bool): Keep ``out_dir/.cache`` after success.
         collect_device (str): Device to collect results on.
         prefix (str, optional): Prefix of the metric names.
+        model_id (str, optional): What identifies the model (e.g. its
+            checkpoint path, size and time). Recorded with the settings: a
+            directory made by another model is never reused or resumed,
+            its outputs are replaced.
     """
 
     default_prefix: Optional[str] = 'pseudo_label'
@@ -113,10 +117,14 @@ class PseudoLabelGenerator(BaseMetric):
                  img_suffix: str = '_leftImg8bit.png',
                  keep_cache: bool = False,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 model_id: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.settings = rule_settings(rule, quantile, cap, threshold)
+        if model_id is not None:
+            self.settings['model'] = model_id
         self.out_dir = out_dir
+        self.dir = PseudoLabelDir(out_dir)
         self.rule = rule
         self.quantile = float(quantile)
         self.cap = float(cap)
@@ -192,21 +200,20 @@ class PseudoLabelGenerator(BaseMetric):
             label, confidence = self._label_and_confidence(name, probs,
                                                            pred)
             if self.rule == 'bdl':
-                write_cache(cache_path(self.out_dir, name), label,
-                            confidence)
+                self.dir.write_cache(name, label, confidence)
             else:
                 if self.rule == 'fixed':
                     # in float64: a float32 confidence just below the
                     # threshold must not be rounded up to it
                     below = confidence.astype(np.float64) < self.threshold
                     label[below] = IGNORE_INDEX
-                atomic_write_png(label_path(self.out_dir, name), label)
+                self.dir.write_label(name, label)
             self.results.append(name)
 
     def _load(self, name: str) -> Tuple[np.ndarray, np.ndarray]:
-        label, confidence = read_cache(cache_path(self.out_dir, name))
+        label, confidence = self.dir.read_cache(name)
         if label.max(initial=0) >= self.num_classes:
-            raise ValueError(f'{cache_path(self.out_dir, name)} has labels '
+            raise ValueError(f'{self.dir.cache_path(name)} has labels '
                              f'>= num_classes={self.num_classes}')
         return label, confidence
 
@@ -218,7 +225,7 @@ class PseudoLabelGenerator(BaseMetric):
                              'in this run, give `num_classes`')
         top = 0
         for name in names:
-            label, _ = read_cache(cache_path(self.out_dir, name))
+            label, _ = self.dir.read_cache(name)
             top = max(top, int(label.max(initial=0)))
         self.num_classes = top + 1
 
@@ -276,7 +283,7 @@ class PseudoLabelGenerator(BaseMetric):
             label, confidence = self._load(name)
             below = confidence.astype(np.float64) < thresholds[label]
             label[below] = IGNORE_INDEX
-            atomic_write_png(label_path(self.out_dir, name), label)
+            self.dir.write_label(name, label)
             labelled += np.bincount(label.ravel(),
                                     minlength=IGNORE_INDEX + 1)[:len(
                                         labelled)]
@@ -288,18 +295,54 @@ class PseudoLabelGenerator(BaseMetric):
         pixels = 0
         bar = _labelled_bar(len(names), 'counting the labelled pixels')
         for name in names:
-            label = cv2.imread(label_path(self.out_dir, name),
+            label = cv2.imread(self.dir.label_path(name),
                                cv2.IMREAD_UNCHANGED)
             if label is None:
-                raise OSError(f'cannot read {label_path(self.out_dir, name)}')
+                raise OSError(f'cannot read {self.dir.label_path(name)}')
             counts = np.bincount(label.ravel(), minlength=IGNORE_INDEX + 1)
             if counts[self.num_classes:IGNORE_INDEX].any():
-                raise ValueError(f'{label_path(self.out_dir, name)} has '
+                raise ValueError(f'{self.dir.label_path(name)} has '
                                  f'labels >= num_classes={self.num_classes}')
             labelled += counts[:self.num_classes]
             pixels += label.size
             bar.update()
         return labelled, pixels
+
+    def pending(self, names: Sequence[str]) -> Optional[List[str]]:
+        """Prepare ``out_dir`` for labelling ``names``; the images to run.
+
+        Labels and cache of other settings or another model are stale:
+        removed before anything runs. Called on the main process before
+        the loop runs.
+
+        Args:
+            names (Sequence[str]): The set, ``<city>/<stem>``.
+
+        Returns:
+            list[str] or None: Images not processed yet (empty: only the
+            set-wide step is left); None when ``out_dir`` already holds the
+            finished labels of these settings and images.
+        """
+        todo = self.dir.pending(self.settings, names, self.rule)
+        if todo is None:
+            # a run stopped between its summary and its clean-up
+            self.dir.finish_run(self.keep_cache)
+            print_log(f'{self.out_dir} already holds the {self.rule} '
+                      f'pseudo-labels of these {len(names)} images',
+                      logger='current')
+            return None
+        print_log(f'{len(names)} images, {len(names) - len(todo)} already '
+                  f'processed in {self.out_dir}', logger='current')
+        return todo
+
+    def finished(self) -> Dict[str, float]:
+        """The metrics of a complete ``out_dir`` (see :meth:`pending`)."""
+        summary = self.dir.read_summary()
+        metrics = dict(num_images=summary['num_images'],
+                       labelled_fraction=summary['labelled_fraction'])
+        for c, t in enumerate(summary.get('thresholds', [])):
+            metrics[f'threshold_{c}'] = float(t)
+        return metrics
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Finish the labels of all images and write the summary.
@@ -315,12 +358,12 @@ class PseudoLabelGenerator(BaseMetric):
             FileNotFoundError: If an image of the set was not processed.
         """
         names: List[str]
-        if osp.isfile(image_list_path(self.out_dir)):
-            names = read_names(image_list_path(self.out_dir))
+        if osp.isfile(self.dir.image_list_path()):
+            names = self.dir.read_names()
         else:
             names = sorted(set(results))
         missing = [n for n in names
-                   if not is_processed(self.out_dir, n, self.rule)]
+                   if not self.dir.is_processed(n, self.rule)]
         if missing:
             raise FileNotFoundError(
                 f'{len(missing)} images of {self.out_dir} were not processed '
@@ -336,12 +379,12 @@ class PseudoLabelGenerator(BaseMetric):
                            argmax_counts=counts.tolist())
         else:
             labelled, pixels = self._count_labels(names)
-        remove_stale_labels(self.out_dir, names)
+        self.dir.remove_stale_labels(names)
         fraction = float(labelled.sum() / pixels) if pixels else 0.0
         summary.update(labelled_counts=labelled.tolist(), num_pixels=pixels,
                        labelled_fraction=fraction)
-        write_summary(self.out_dir, summary)
-        finish_run(self.out_dir, self.keep_cache)
+        self.dir.write_summary(summary)
+        self.dir.finish_run(self.keep_cache)
         metrics = dict(num_images=len(names), labelled_fraction=fraction)
         if self.rule == 'bdl':
             metrics.update({f'threshold_{c}': float(t)

@@ -1,8 +1,11 @@
 """An EncoderDecoder with the extras the UDA originals need."""
+import copy
 import logging
-from typing import Dict, List, Optional, Union
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Union
 
 import torch.nn as nn
+from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
@@ -40,6 +43,14 @@ class UDAEncoderDecoder(EncoderDecoder):
     probabilities at ``ori_shape``. The argmax is unchanged up to
     interpolation round-off; pseudo-label generators consume these.
 
+    **Predictions at the input size.** Adding ``output_at_input_size=True``
+    (only valid with ``logits_to_ori_shape``) makes the one-step upsampling
+    target the network input's size instead of ``ori_shape``, and
+    ``predict`` returns ``seg_logits``/``pred_sem_seg`` at that size. This
+    is how IntraDA ranks and BDL labels target images: at the size they are
+    fed (1024x512 for Cityscapes). Target-set jobs switch these options on
+    for their run with :meth:`test_cfg_options`.
+
     **UDA checkpoints.** A checkpoint of a UDA model (``segmentor.*``
     beside ``discriminators.*``, ``teacher.*`` ...) loads its ``segmentor.*``
     weights, the adapted segmentor, into this model, so that
@@ -58,6 +69,40 @@ class UDAEncoderDecoder(EncoderDecoder):
         if mode == 'levels':
             return self.forward_levels(inputs)
         return super().forward(inputs, data_samples, mode)
+
+    @contextmanager
+    def test_cfg_options(self, **options) -> Iterator[None]:
+        """Use ``test_cfg`` updated with ``options`` for the duration.
+
+        Args:
+            **options: ``test_cfg`` keys, e.g. ``mode='whole',
+                logits_to_ori_shape=True, output_at_input_size=True``.
+        """
+        old_cfg = self.test_cfg
+        self.test_cfg = ConfigDict(copy.deepcopy(dict(old_cfg or {})),
+                                   **options)
+        try:
+            yield
+        finally:
+            self.test_cfg = old_cfg
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """mmseg's ``predict``; with ``output_at_input_size`` the
+        predictions stay at the network input's size (see the class
+        docstring)."""
+        if not self.test_cfg.get('output_at_input_size', False) or \
+                data_samples is None:
+            return super().predict(inputs, data_samples)
+        metas = [sample.metainfo for sample in data_samples]
+        seg_logits = self.inference(inputs, metas)
+        # without samples mmseg's postprocess keeps the size as it is
+        for sample, pred in zip(data_samples,
+                                self.postprocess_result(seg_logits)):
+            sample.set_data(dict(seg_logits=pred.seg_logits,
+                                 pred_sem_seg=pred.pred_sem_seg))
+        return data_samples
 
     def level_names(self) -> List[str]:
         """Names of the levels :meth:`forward_levels` returns."""
@@ -123,17 +168,23 @@ class UDAEncoderDecoder(EncoderDecoder):
         Returns:
             Tensor: Logits of shape (N, num_classes, h, w), where (h, w) is
             the input size, or the original size with ``logits_to_ori_shape``
-            (probabilities with ``probs_to_ori_shape``).
+            (the input size again with ``output_at_input_size``;
+            probabilities with ``probs_to_ori_shape``).
         """
         to_probs = self.test_cfg.get('probs_to_ori_shape', False)
+        at_input = self.test_cfg.get('output_at_input_size', False)
         if not self.test_cfg.get('logits_to_ori_shape', False):
-            if to_probs:
-                raise ValueError('test_cfg `probs_to_ori_shape=True` needs '
-                                 '`logits_to_ori_shape=True`')
+            for key, on in (('probs_to_ori_shape', to_probs),
+                            ('output_at_input_size', at_input)):
+                if on:
+                    raise ValueError(f'test_cfg `{key}=True` needs '
+                                     '`logits_to_ori_shape=True`')
             return super().whole_inference(inputs, batch_img_metas)
         ori_shape = tuple(batch_img_metas[0]['ori_shape'][:2])
+        if at_input:
+            ori_shape = tuple(inputs.shape[2:])
         for meta in batch_img_metas:
-            if tuple(meta['ori_shape'][:2]) != ori_shape:
+            if not at_input and tuple(meta['ori_shape'][:2]) != ori_shape:
                 raise ValueError(
                     '`logits_to_ori_shape` needs one original size per batch, '
                     f"got {ori_shape} and {meta['ori_shape']} "

@@ -17,7 +17,7 @@ import mmseg_uda  # noqa: F401
 from mmseg_uda.evaluation.metrics import EntropyRanker
 from mmseg_uda.evaluation.metrics.entropy_ranker import (entropy_map,
                                                          score_logits)
-from mmseg_uda.evaluation.metrics.ranking_io import per_image_path
+from mmseg_uda.datasets.ranking_dir import RankingDir
 from mmseg_uda.models.losses import entropy_loss, self_information_map
 
 pytestmark = pytest.mark.reliability
@@ -229,7 +229,7 @@ def test_ranker_scores_do_not_depend_on_image_order(logits, random, batch):
                 ranker.process({}, order[i:i + size])
             found = {}
             for name in ranker.results:
-                with open(per_image_path(out, name)) as f:
+                with open(RankingDir(out).per_image_path(name)) as f:
                     found[name] = json.load(f)['entropy']
         scores.append(found)
     assert scores[0] == scores[1]

@@ -1,4 +1,4 @@
-"""SelfTrainingHook: round switches in a real training run, and resume in
+"""PseudoLabelRoundsHook: round switches in a real training run, and resume in
 the middle of a round equals an uninterrupted run."""
 import json
 import os
@@ -8,7 +8,8 @@ import shutil
 import pytest
 import torch
 
-from mmseg_uda.engine.hooks.self_training_hook import SelfTrainingHook
+from mmseg_uda.engine.hooks.pseudo_label_rounds_hook import \
+    PseudoLabelRoundsHook
 from tests.test_tools.test_train_adaptseg import _layout, _train
 
 pytestmark = pytest.mark.slow
@@ -35,6 +36,8 @@ def _options(tmp_path, label_root, max_iters, rounds_at):
         'model.segmentor.backbone.base_channels=16',
         'model.segmentor.backbone.stem_channels=16',
         'model.segmentor.decode_head.in_channels=128',
+        # the shipped config names the hook by its type after the rename
+        'custom_hooks.0.type=PseudoLabelRoundsHook',
         f'custom_hooks.0.label_root={label_root}',
         f'custom_hooks.0.rounds_at={rounds_at}',
         'custom_hooks.0.initial_labels=None',
@@ -119,23 +122,27 @@ def test_rounds_switch_labels_and_resume_mid_round(repo_root, tmp_path):
 
 
 def test_schedule_and_arguments():
-    hook = SelfTrainingHook(label_root='x', interval=3)
+    hook = PseudoLabelRoundsHook(label_root='x', interval=3)
     assert hook.schedule(10) == [3, 6, 9]
-    hook = SelfTrainingHook(label_root='x', rounds_at=[5, 0, 20])
+    hook = PseudoLabelRoundsHook(label_root='x', rounds_at=[5, 0, 20])
     assert hook.schedule(10) == [0, 5]
     with pytest.raises(ValueError, match='exactly one'):
-        SelfTrainingHook(label_root='x')
+        PseudoLabelRoundsHook(label_root='x')
     with pytest.raises(ValueError, match='exactly one'):
-        SelfTrainingHook(label_root='x', rounds_at=[1], interval=2)
+        PseudoLabelRoundsHook(label_root='x', rounds_at=[1], interval=2)
     with pytest.raises(ValueError, match='unknown pseudo-label rule'):
-        SelfTrainingHook(label_root='x', interval=2, rule=dict(rule='top'))
+        PseudoLabelRoundsHook(label_root='x', interval=2, rule=dict(rule='top'))
     with pytest.raises(ValueError, match='distinct'):
-        SelfTrainingHook(label_root='x', rounds_at=[2, 2])
+        PseudoLabelRoundsHook(label_root='x', rounds_at=[2, 2])
+    # the round sets where labels go and which model made them
+    with pytest.raises(KeyError, match=r"unknown keys \['model_id'\]"):
+        PseudoLabelRoundsHook(label_root='x', interval=2,
+                              rule=dict(rule='bdl', model_id='m'))
 
 
 def test_link_is_replaced_atomically_and_never_a_directory(tmp_path):
     root = str(tmp_path)
-    hook = SelfTrainingHook(label_root=root, rounds_at=[])
+    hook = PseudoLabelRoundsHook(label_root=root, rounds_at=[])
     for name in ('a', 'b'):
         os.makedirs(osp.join(root, name))
     hook.point_current(osp.join(root, 'a'))
@@ -149,6 +156,6 @@ def test_link_is_replaced_atomically_and_never_a_directory(tmp_path):
         hook.point_current(osp.join(root, 'a'))
     shutil.rmtree(hook.current_link)
     with pytest.raises(FileNotFoundError, match='gen_pseudo_labels'):
-        SelfTrainingHook(label_root=root, rounds_at=[],
+        PseudoLabelRoundsHook(label_root=root, rounds_at=[],
                          initial_labels=osp.join(root, 'none')
                          ).resolve_initial_labels()

@@ -7,15 +7,10 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.dist import barrier, get_rank
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmseg.registry import HOOKS
+from mmseg.registry import HOOKS, LOOPS
 
-from mmseg_uda.evaluation.metrics.entropy_ranker import ranking_dataset_cfg
-from mmseg_uda.evaluation.pseudo_label_job import generate_pseudo_labels
-from mmseg_uda.evaluation.metrics.pseudo_label_generator import \
-    PseudoLabelGenerator
-from mmseg_uda.evaluation.metrics.pseudo_label_io import \
-    label_dir as labels_in
-from mmseg_uda.utils.config_check import accepted_keys
+from mmseg_uda.datasets.pseudo_label_dir import PseudoLabelDir
+from mmseg_uda.datasets.target_set import ranking_dataset_cfg
 
 CURRENT = 'current'
 STATE_KEY = 'self_training'
@@ -27,14 +22,15 @@ def pseudo_label_transforms(pipeline: Sequence[dict]) -> List[dict]:
 
 
 @HOOKS.register_module()
-class SelfTrainingHook(Hook):
+class PseudoLabelRoundsHook(Hook):
     """Regenerate target pseudo-labels with the current model, in rounds.
 
     Before iteration ``i`` of the schedule (``rounds_at``, or every
     ``interval`` iterations), round ``k`` runs the model being trained over
     the target training images (``ranking_dataset_cfg``: the test pipeline's
-    size) and writes pseudo-labels by ``rule`` (see
-    :class:`~mmseg_uda.evaluation.metrics.PseudoLabelGenerator`) into
+    size) on the target-set loop (``TargetSetLoop``, the path of
+    ``tools/gen_pseudo_labels.py``) and writes pseudo-labels by ``rule``
+    (the ``PseudoLabelGenerator`` metric) into
     ``<label_root>/<run>/round_<k>``; then the link ``<label_root>/current``
     is switched to them. The target pipeline reads its labels through that
     link (``LoadPseudoLabels(label_dir='<label_root>/current',
@@ -77,8 +73,10 @@ class SelfTrainingHook(Hook):
 
     priority = 'NORMAL'
     RULES = ('bdl', 'fixed', 'argmax')
-    OPTION_KEYS = dict(rule=[k for k in accepted_keys(PseudoLabelGenerator)
-                             if k not in ('out_dir', 'img_suffix')])
+    # what a round's ``PseudoLabelGenerator`` takes from ``rule``
+    RULE_KEYS = ('rule', 'quantile', 'cap', 'threshold', 'num_classes',
+                 'keep_cache', 'collect_device', 'prefix')
+    OPTION_KEYS = dict(rule=RULE_KEYS)
 
     def __init__(self,
                  label_root: str,
@@ -99,6 +97,10 @@ class SelfTrainingHook(Hook):
                 or len(set(rounds_at)) != len(rounds_at)):
             raise ValueError('rounds_at must hold distinct iterations '
                              f'>= 0, got {list(rounds_at)}')
+        unknown = sorted(set(dict(rule)) - set(self.RULE_KEYS))
+        if unknown:
+            raise KeyError(f'unknown keys {unknown} in `rule`; choose among '
+                           f'{list(self.RULE_KEYS)}')
         if dict(rule).get('rule', 'bdl') not in self.RULES:
             raise ValueError(f'unknown pseudo-label rule {rule!r}; '
                              f'choose among {self.RULES}')
@@ -134,7 +136,7 @@ class SelfTrainingHook(Hook):
         if self.initial_labels is None:
             return None
         path = osp.abspath(self.initial_labels)
-        nested = labels_in(path)
+        nested = PseudoLabelDir(path).label_dir()
         if osp.isdir(nested):
             path = nested
         if not osp.isdir(path):
@@ -154,7 +156,7 @@ class SelfTrainingHook(Hook):
             if osp.exists(link) and not osp.islink(link):
                 raise FileExistsError(
                     f'{link} exists and is not a link: it is managed by '
-                    'SelfTrainingHook, move it away')
+                    'PseudoLabelRoundsHook, move it away')
             os.makedirs(self.label_root, exist_ok=True)
             if target is None:
                 if osp.islink(link):
@@ -180,7 +182,7 @@ class SelfTrainingHook(Hook):
                 steps[0]['label_dir']) != self.current_link:
             found = [s.get('label_dir') for s in steps]
             raise ValueError(
-                'SelfTrainingHook needs exactly one LoadPseudoLabels in '
+                'PseudoLabelRoundsHook needs exactly one LoadPseudoLabels in '
                 'train_dataloader.dataset.target.pipeline with label_dir='
                 f'{self.current_link!r} (label_root + "/current"); found '
                 f'{found}')
@@ -256,12 +258,25 @@ class SelfTrainingHook(Hook):
                   f'pseudo-labels into {out_dir}', logger='current')
         dataset = self.dataset if self.dataset is not None else \
             ranking_dataset_cfg(runner.cfg)
-        summary = generate_pseudo_labels(
-            runner.model, dataset, out_dir, self.rule,
-            batch_size=self.batch_size, num_workers=self.num_workers,
-            model_id=f'{self.run_dir} before iteration {iteration}')
+        loop = LOOPS.build(
+            dict(type='TargetSetLoop',
+                 dataloader=dict(
+                     batch_size=self.batch_size,
+                     num_workers=self.num_workers,
+                     sampler=dict(type='DefaultSampler', shuffle=False),
+                     collate_fn=dict(type='pseudo_collate'),
+                     dataset=dataset),
+                 evaluator=dict(
+                     type='PseudoLabelGenerator', out_dir=out_dir,
+                     model_id=f'{self.run_dir} before iteration {iteration}',
+                     **self.rule),
+                 call_hooks=False),
+            default_args=dict(runner=runner))
+        loop.run()
+        summary = PseudoLabelDir(out_dir).read_summary() \
+            if get_rank() == 0 else None
         self.round = k
-        self.label_dir = labels_in(out_dir)
+        self.label_dir = PseudoLabelDir(out_dir).label_dir()
         self.point_current(self.label_dir)
         runner.message_hub.update_info('self_training_round', k)
         print_log(f'self-training round {k} ready: {summary}',
