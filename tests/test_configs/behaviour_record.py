@@ -128,7 +128,20 @@ def _prepare(cfg: Config, tmp: str) -> Config:
 
 
 def record(config: str) -> dict:
-    """Names, shapes, losses and weight digests of one train step."""
+    """Names, shapes, losses and weight digests of one train step.
+
+    Runs on one thread, as the records were written: sums over other
+    thread counts differ in the last bits.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _record(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _record(config: str) -> dict:
     init_default_scope('mmseg')
     with tempfile.TemporaryDirectory() as tmp:
         cfg = _prepare(Config.fromfile(osp.join(ROOT, config)), tmp)
@@ -178,7 +191,6 @@ def main() -> None:
                         help=f'write the records to {RECORD_DIR}')
     parser.add_argument('configs', nargs='*', help='default: every config')
     args = parser.parse_args()
-    torch.set_num_threads(1)
     logging.getLogger('mmengine').setLevel(logging.WARNING)
     os.makedirs(RECORD_DIR, exist_ok=True)
     for config in args.configs or shipped_configs():
