@@ -6,7 +6,7 @@ the same work as ours, so the ratio of their times means something). It is
 not evidence that our step is faithful to the originals: both sides here
 are ours. Faithfulness is pinned by the re-statements of the originals'
 loops, e.g. tests/test_models/test_uda/test_adversarial_uda_segmentor.py
-(AdaptSegNet, BDL) and test_self_training_uda_segmentor.py (DAFormer)."""
+(AdaptSegNet, BDL) and test_dacs_uda_segmentor.py (DAFormer)."""
 import copy
 
 import pytest

@@ -90,7 +90,7 @@ class MeanTeacherHook(Hook):
             if not isinstance(getattr(model, name, None), nn.Module):
                 raise AttributeError(
                     f'MeanTeacherHook needs a model with `student` and '
-                    f'`teacher` modules (e.g. SelfTrainingUDASegmentor); '
+                    f'`teacher` modules (e.g. DACSUDASegmentor); '
                     f'{type(model).__name__} has no `{name}`')
         return _unwrap(model.student), _unwrap(model.teacher)
 

@@ -67,7 +67,7 @@ def test_weight_dict_must_be_a_dict():
     ('blur_kernel_ratio', 'x')])
 def test_self_training_numbers_are_checked_at_build(option, value):
     with pytest.raises((TypeError, ValueError)) as err:
-        _build('SelfTrainingUDASegmentor', **{option: value})
+        _build('DACSUDASegmentor', **{option: value})
     assert str(err.value).startswith(option)
 
 

@@ -27,7 +27,7 @@ def disable_stochastic_layers(module: nn.Module) -> None:
 
 
 @MODELS.register_module()
-class SelfTrainingUDASegmentor(BaseUDASegmentor):
+class DACSUDASegmentor(BaseUDASegmentor):
     """DACS: self-training on mixed images, pseudo-labelled by a mean
     teacher (the UDA method of DAFormer, without its extras).
 
@@ -227,7 +227,7 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
         if not isinstance(optim_wrapper, OptimWrapperDict) or \
                 'segmentor' not in optim_wrapper:
             raise TypeError(
-                'SelfTrainingUDASegmentor needs an OptimWrapperDict with a '
+                'DACSUDASegmentor needs an OptimWrapperDict with a '
                 '`segmentor` wrapper: optim_wrapper=dict(constructor='
                 "'MultiOptimWrapperConstructor', segmentor=dict(...)), "
                 f'got {type(optim_wrapper).__name__}')
