@@ -5,16 +5,12 @@ import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 from torch import Tensor
 
+from ...models.utils import unwrap
+
 STATE_KEY = 'mean_teacher'
-
-
-def _unwrap(module: nn.Module) -> nn.Module:
-    """The module inside a model wrapper (or the module itself)."""
-    return module.module if is_model_wrapper(module) else module
 
 
 @HOOKS.register_module()
@@ -85,14 +81,14 @@ class MeanTeacherHook(Hook):
         Raises:
             AttributeError: If the model has no ``student`` or ``teacher``.
         """
-        model = _unwrap(runner.model)
+        model = unwrap(runner.model)
         for name in ('student', 'teacher'):
             if not isinstance(getattr(model, name, None), nn.Module):
                 raise AttributeError(
                     f'MeanTeacherHook needs a model with `student` and '
                     f'`teacher` modules (e.g. DACSUDASegmentor); '
                     f'{type(model).__name__} has no `{name}`')
-        return _unwrap(model.student), _unwrap(model.teacher)
+        return unwrap(model.student), unwrap(model.teacher)
 
     # -- the maths -----------------------------------------------------------
     def alpha(self, steps: int) -> float:

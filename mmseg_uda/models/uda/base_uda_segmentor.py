@@ -5,13 +5,14 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
 from ...utils.number_checks import check_weight
+from ..utils import unwrap
 from ..utils.nonfinite_guard import (NONFINITE_MODES, all_ranks_finite,
                                      handle_nonfinite)
 from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
@@ -83,15 +84,10 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
         self.nonfinite_loss = nonfinite_loss
         self.segmentor = MODELS.build(segmentor)
 
-    @staticmethod
-    def unwrap(module: nn.Module) -> nn.Module:
-        """The module inside a DDP wrapper (or the module itself)."""
-        return module.module if is_model_wrapper(module) else module
-
     @property
     def seg(self) -> nn.Module:
         """The segmentor, unwrapped from DDP (for non-forward calls)."""
-        return self.unwrap(self.segmentor)
+        return unwrap(self.segmentor)
 
     def check_levels(self, weights: Mapping[str, float],
                      name: str) -> Dict[str, float]:
@@ -277,7 +273,7 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                 if name in ('segmentor', 'data_preprocessor') or \
                         child is None:
                     continue
-                kept = self.unwrap(child).state_dict(prefix=f'{prefix}{name}.')
+                kept = unwrap(child).state_dict(prefix=f'{prefix}{name}.')
                 if kept:
                     fresh.append(name)
                     for key, value in kept.items():

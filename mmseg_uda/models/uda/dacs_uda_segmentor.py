@@ -14,6 +14,7 @@ from torch import Tensor
 from torch.nn.modules.dropout import _DropoutNd
 
 from ...utils.number_checks import check_number, check_weight
+from ..utils import set_requires_grad, unwrap
 from ..utils.class_mix import class_mix, class_mix_masks
 from ..utils.mix_augmentation import mix_augment
 from .base_uda_segmentor import BaseUDASegmentor
@@ -122,8 +123,7 @@ class DACSUDASegmentor(BaseUDASegmentor):
             blur_sigma=tuple(blur_sigma),
             blur_kernel_ratio=blur_kernel_ratio)
         self.teacher = MODELS.build(copy.deepcopy(segmentor))
-        for param in self.teacher.parameters():
-            param.requires_grad_(False)
+        set_requires_grad(self.teacher, False)
 
     @property
     def student(self) -> nn.Module:
@@ -157,7 +157,7 @@ class DACSUDASegmentor(BaseUDASegmentor):
         Returns:
             tuple[Tensor, Tensor]: Labels (N, H, W) and their weight.
         """
-        teacher = self.unwrap(self.teacher)
+        teacher = unwrap(self.teacher)
         disable_stochastic_layers(teacher)
         logits = teacher(inputs, mode='levels')['main']
         logits = resize(logits, size=inputs.shape[2:], mode='bilinear',
