@@ -12,7 +12,8 @@ from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
 from ..losses.gan_loss import build_gan_loss
-from ..utils import set_requires_grad, unwrap
+from ..utils import (set_requires_grad, step_wrappers, training_wrappers,
+                     unwrap)
 from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
 from .cycle_networks import (DIRECTIONS, S2T, T2S, CycleGenerators,
                              DomainDiscriminators)
@@ -47,6 +48,11 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
     2. each discriminator: 0.5 * (GAN(D(real), real) + GAN(D(pool(fake)),
        fake)) with D_t on target images and pooled G_s2t(s), D_s on source
        images and pooled G_t2s(t); backward, step.
+
+    Each step is the wrapper's ``backward`` in its ``optim_context``, then
+    a step, as every model of the package steps (see
+    :mod:`mmseg_uda.models.utils.optim_steps`; gradient accumulation is
+    refused).
 
     ``sem`` is the frozen perceptual segmentor's main logits at feature
     resolution for the image in the segmentor's input format, and ``d``
@@ -249,8 +255,10 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         Returns:
             dict[str, Tensor]: Every loss term, for logging.
         """
-        gen_optim = optim_wrapper['generators']
-        disc_optim = optim_wrapper['discriminators']
+        wrappers = training_wrappers(optim_wrapper,
+                                     ('generators', 'discriminators'),
+                                     type(self).__name__)
+        gen_optim, disc_optim = wrappers.values()
         data = self.data_preprocessor(data, True)
         source = data['source']['inputs']
         target = data['target']['inputs']
@@ -265,7 +273,8 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
             loss = self._record(
                 self.generator_losses(source, target, images,
                                       discriminators), log_vars)
-        gen_optim.update_params(loss)
+        gen_optim.backward(loss)
+        step_wrappers((gen_optim, ))
         set_requires_grad(discriminators, True)
 
         # 2. discriminators on real images and pooled, detached fakes;
@@ -284,7 +293,8 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
                     self.gan_loss(real, REAL_LABEL) +
                     self.gan_loss(fake, FAKE_LABEL))
             loss = self._record(terms, log_vars)
-        disc_optim.update_params(loss)
+        disc_optim.backward(loss)
+        step_wrappers((disc_optim, ))
         return log_vars
 
     # -- inference ---------------------------------------------------------

@@ -196,8 +196,8 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             dict[str, Tensor]: Every loss term and the discriminator
             accuracies, for logging.
         """
-        seg_optim = optim_wrapper['segmentor']
-        disc_optim = optim_wrapper['discriminators']
+        seg_optim, disc_optim = self.optim_wrappers(
+            optim_wrapper, 'segmentor', 'discriminators')
         data = self.preprocess(data)
         src, tgt = data['source'], data['target']
         src_size = tuple(src['inputs'].shape[2:])

@@ -6,13 +6,13 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
-from mmengine.optim import OptimWrapper
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
 from ...utils.number_checks import check_weight
-from ..utils import unwrap
+from ..utils import step_wrappers, training_wrappers, unwrap
 from ..utils.nonfinite_guard import (NONFINITE_MODES, all_ranks_finite,
                                      handle_nonfinite)
 from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
@@ -174,6 +174,36 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                     memory_format=torch.channels_last)
         return data
 
+    def optim_wrappers(self,
+                       optim_wrapper: Union[OptimWrapper, OptimWrapperDict],
+                       *names: str,
+                       allow_plain: bool = False) -> List[OptimWrapper]:
+        """The wrappers ``names`` of a training step, checked.
+
+        Every UDA model steps its wrappers one way (see
+        :mod:`mmseg_uda.models.utils.optim_steps`): the wrapper's
+        ``backward`` inside its ``optim_context`` for each loss of the
+        iteration, then :meth:`step_optimizers` once. Gradient
+        accumulation is refused, since one iteration backs several losses.
+
+        Args:
+            optim_wrapper (OptimWrapper | OptimWrapperDict): What the loop
+                passes to ``train_step``.
+            *names (str): The wrappers the step uses, in order.
+            allow_plain (bool): Accept a single ``OptimWrapper`` when one
+                wrapper is used.
+
+        Returns:
+            list[OptimWrapper]: The wrappers, in the order of ``names``.
+
+        Raises:
+            TypeError: If a wrapper is missing.
+            ValueError: If a wrapper has ``accumulative_counts > 1``.
+        """
+        wrappers = training_wrappers(optim_wrapper, names,
+                                     type(self).__name__, allow_plain)
+        return [wrappers[name] for name in names]
+
     def step_optimizers(self, wrappers: Sequence[OptimWrapper],
                         log_vars: Dict[str, Tensor]) -> None:
         """Step (then zero) every wrapper, unless a loss is not finite.
@@ -192,10 +222,7 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
         finite = all_ranks_finite(log_vars)
         if not finite:
             handle_nonfinite(log_vars, self.nonfinite_loss)
-        for wrapper in wrappers:
-            if finite:
-                wrapper.step()
-            wrapper.zero_grad()
+        step_wrappers(wrappers, step=finite)
 
     def record_losses(self, loss_terms: Dict[str, Tensor],
                       log_vars: Dict[str, Tensor]) -> Tensor:

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
-from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmengine.optim import OptimWrapperDict
 from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -221,18 +221,6 @@ class DACSUDASegmentor(BaseUDASegmentor):
         rgb = bool(getattr(preprocessor, 'channel_conversion', False))
         return mix_augment(inputs, mean, std, rgb, **self.augment_cfg)
 
-    @staticmethod
-    def segmentor_wrapper(optim_wrapper: OptimWrapperDict) -> OptimWrapper:
-        """The wrapper of ``segmentor`` (the only one self-training uses)."""
-        if not isinstance(optim_wrapper, OptimWrapperDict) or \
-                'segmentor' not in optim_wrapper:
-            raise TypeError(
-                'DACSUDASegmentor needs an OptimWrapperDict with a '
-                '`segmentor` wrapper: optim_wrapper=dict(constructor='
-                "'MultiOptimWrapperConstructor', segmentor=dict(...)), "
-                f'got {type(optim_wrapper).__name__}')
-        return optim_wrapper['segmentor']
-
     def train_step(self, data: dict,
                    optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
         """One DACS iteration (see the class docstring).
@@ -246,7 +234,7 @@ class DACSUDASegmentor(BaseUDASegmentor):
             dict[str, Tensor]: The loss terms, accuracies and the
             pseudo-weight, for logging.
         """
-        seg_optim = self.segmentor_wrapper(optim_wrapper)
+        seg_optim, = self.optim_wrappers(optim_wrapper, 'segmentor')
         data = self.preprocess(data)
         src, tgt = data['source'], data['target']
         log_vars: Dict[str, Tensor] = {}
