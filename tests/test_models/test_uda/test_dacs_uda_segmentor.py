@@ -160,7 +160,7 @@ def test_gaussian_blur_kernel_and_mass():
     torch.testing.assert_close(blurred[0, 0, 20, 19], blurred[0, 0, 19, 20])
 
 
-def test_weighted_losses_are_the_pixel_weighted_ce():
+def test_loss_by_levels_with_pixel_weights_is_the_pixel_weighted_ce():
     model = _model()
     gen = torch.Generator().manual_seed(0)
     levels = {'main': torch.randn(1, 4, 4, 4, generator=gen),
@@ -168,14 +168,20 @@ def test_weighted_losses_are_the_pixel_weighted_ce():
     labels = torch.randint(0, 4, (1, 4, 4), generator=gen)
     labels[0, 0, 0] = 255
     weights = torch.rand(1, 4, 4, generator=gen)
-    losses = model.weighted_losses(levels, labels, weights)
+    losses = model.seg.loss_by_levels(
+        levels, model.label_samples(labels), pixel_weight=weights)
     valid = (labels != 255).sum()
     for level, loss_weight in (('main', 1.0), ('aux', 0.1)):
         ce = F.cross_entropy(levels[level], labels, ignore_index=255,
                              reduction='none')
         expected = loss_weight * (ce * weights).sum() / valid
         torch.testing.assert_close(losses[f'{level}.loss_ce'], expected)
-        assert f'{level}.acc_seg' in losses
+        hits = (levels[level].argmax(1) == labels)[labels != 255]
+        torch.testing.assert_close(losses[f'{level}.acc_seg'],
+                                   100 * hits.float().mean().view(1))
+    with pytest.raises(ValueError, match='pixel_weight must have the label'):
+        model.seg.loss_by_levels(levels, model.label_samples(labels),
+                                 pixel_weight=weights[0])
 
 
 @pytest.mark.parametrize('mix,prefix', [('class', 'mix'), (None, 'tgt')])
