@@ -49,8 +49,11 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
 
     Args:
         segmentor (dict): Config of the segmentor, e.g. ``_base_.model``.
-        data_preprocessor (dict, optional): Preprocessor of paired batches,
-            e.g. ``UDASegDataPreProcessor`` with the segmentor's settings.
+        data_preprocessor (dict, optional): Preprocessor of paired batches.
+            Defaults to the segmentor's ``data_preprocessor`` config with
+            ``type='UDASegDataPreProcessor'`` (the same normalisation,
+            padding and ``size``, run once per domain), so a method config
+            is ``dict(segmentor=_base_.model, **_base_.uda)``.
         init_cfg (dict, optional): Initialisation config.
         channels_last (bool): Use the channels-last memory format.
             Defaults to False.
@@ -70,9 +73,13 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                  nonfinite_loss: str = 'error',
                  pretrained: Optional[str] = None,
                  train_cfg: OptConfigType = None) -> None:
+        segmentor = dict(segmentor)
+        if data_preprocessor is None and \
+                segmentor.get('data_preprocessor') is not None:
+            data_preprocessor = dict(segmentor['data_preprocessor'],
+                                     type='UDASegDataPreProcessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        segmentor = dict(segmentor)
         if pretrained is not None:
             segmentor['pretrained'] = pretrained
         if train_cfg is not None:
