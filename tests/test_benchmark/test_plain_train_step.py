@@ -72,7 +72,8 @@ def _uda_cfg(variant, repo_root):
     elif variant == 'channels_last':
         model.channels_last = True
     elif variant == 'originals_listing':
-        cfg.optim_wrapper.segmentor.originals_listing = True
+        cfg.optim_wrapper.segmentor.constructor = \
+            'OriginalsListingOptimWrapperConstructor'
     elif variant == 'minent':
         for key in ('discriminator', 'adv_weights', 'gan_loss'):
             model.pop(key)
