@@ -46,6 +46,22 @@ class MeanTeacherHook(Hook):
     so it is never re-initialised. The hook only holds this schedule: it
     computes no loss.
 
+    Why not mmengine's ``ExponentialMovingAverage``: it cannot give these
+    numbers and keep the model's layout. (1) With ``update_buffers=False``
+    its ``update_parameters`` copies the source's buffers into the average
+    on every update, so the teacher's BN running statistics would become
+    the student's; DAFormer (and this hook) average the parameters and
+    leave the teacher's buffers to its own forward passes.
+    ``update_buffers=True`` averages the running statistics instead, which
+    differs too. (2) It averages a deep copy held as its ``module``, with a
+    ``steps`` buffer: the teacher's state-dict keys would become
+    ``teacher.module.*`` plus ``teacher.steps``, and a checkpoint's teacher
+    would be tied to that wrapper. (3) Its ``avg_func`` is a per-parameter
+    ``lerp_``, not the ``teacher * alpha + student * (1 - alpha)`` of
+    DAFormer's ``_update_ema``, which this hook keeps (in one ``_foreach``
+    call per device and dtype); the ramp would also need a subclass. The
+    hook therefore keeps its own few lines of averaging.
+
     Args:
         momentum (float): The averaging weight ``alpha`` of the teacher.
             Defaults to 0.999 (DAFormer's ``alpha``; its base DACS config
