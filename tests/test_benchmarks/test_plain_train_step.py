@@ -6,7 +6,7 @@ the same work as ours, so the ratio of their times means something). It is
 not evidence that our step is faithful to the originals: both sides here
 are ours. Faithfulness is pinned by the re-statements of the originals'
 loops, e.g. tests/test_models/test_uda/test_adversarial_uda_segmentor.py
-(AdaptSegNet, BDL) and test_self_training_uda_segmentor.py (DAFormer)."""
+(AdaptSegNet, BDL) and test_dacs_uda_segmentor.py (DAFormer)."""
 import copy
 
 import pytest
@@ -72,7 +72,8 @@ def _uda_cfg(variant, repo_root):
     elif variant == 'channels_last':
         model.channels_last = True
     elif variant == 'originals_listing':
-        cfg.optim_wrapper.segmentor.originals_listing = True
+        cfg.optim_wrapper.segmentor.constructor = \
+            'OriginalsListingOptimWrapperConstructor'
     elif variant == 'minent':
         for key in ('discriminator', 'adv_weights', 'gan_loss'):
             model.pop(key)

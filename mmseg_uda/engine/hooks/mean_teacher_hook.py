@@ -5,16 +5,12 @@ import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 from torch import Tensor
 
+from ...models.utils import unwrap
+
 STATE_KEY = 'mean_teacher'
-
-
-def _unwrap(module: nn.Module) -> nn.Module:
-    """The module inside a model wrapper (or the module itself)."""
-    return module.module if is_model_wrapper(module) else module
 
 
 @HOOKS.register_module()
@@ -49,6 +45,22 @@ class MeanTeacherHook(Hook):
     that the teacher in the checkpoint's state dict is already the average,
     so it is never re-initialised. The hook only holds this schedule: it
     computes no loss.
+
+    Why not mmengine's ``ExponentialMovingAverage``: it cannot give these
+    numbers and keep the model's layout. (1) With ``update_buffers=False``
+    its ``update_parameters`` copies the source's buffers into the average
+    on every update, so the teacher's BN running statistics would become
+    the student's; DAFormer (and this hook) average the parameters and
+    leave the teacher's buffers to its own forward passes.
+    ``update_buffers=True`` averages the running statistics instead, which
+    differs too. (2) It averages a deep copy held as its ``module``, with a
+    ``steps`` buffer: the teacher's state-dict keys would become
+    ``teacher.module.*`` plus ``teacher.steps``, and a checkpoint's teacher
+    would be tied to that wrapper. (3) Its ``avg_func`` is a per-parameter
+    ``lerp_``, not the ``teacher * alpha + student * (1 - alpha)`` of
+    DAFormer's ``_update_ema``, which this hook keeps (in one ``_foreach``
+    call per device and dtype); the ramp would also need a subclass. The
+    hook therefore keeps its own few lines of averaging.
 
     Args:
         momentum (float): The averaging weight ``alpha`` of the teacher.
@@ -85,14 +97,14 @@ class MeanTeacherHook(Hook):
         Raises:
             AttributeError: If the model has no ``student`` or ``teacher``.
         """
-        model = _unwrap(runner.model)
+        model = unwrap(runner.model)
         for name in ('student', 'teacher'):
             if not isinstance(getattr(model, name, None), nn.Module):
                 raise AttributeError(
                     f'MeanTeacherHook needs a model with `student` and '
-                    f'`teacher` modules (e.g. SelfTrainingUDASegmentor); '
+                    f'`teacher` modules (e.g. DACSUDASegmentor); '
                     f'{type(model).__name__} has no `{name}`')
-        return _unwrap(model.student), _unwrap(model.teacher)
+        return unwrap(model.student), unwrap(model.teacher)
 
     # -- the maths -----------------------------------------------------------
     def alpha(self, steps: int) -> float:

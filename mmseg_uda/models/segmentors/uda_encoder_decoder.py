@@ -4,9 +4,11 @@ import logging
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Union
 
+import torch
 import torch.nn as nn
 from mmengine.config import ConfigDict
 from mmengine.logging import print_log
+from mmseg.models.losses import accuracy
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -131,18 +133,26 @@ class UDAEncoderDecoder(EncoderDecoder):
             levels[name] = head.forward(feats)
         return levels
 
-    def loss_by_levels(self, levels: Dict[str, Tensor],
+    def loss_by_levels(self,
+                       levels: Dict[str, Tensor],
                        data_samples: SampleList,
-                       names: Optional[List[str]] = None) -> dict:
-        """Source losses of the heads from :meth:`forward_levels` logits.
+                       names: Optional[List[str]] = None,
+                       pixel_weight: Optional[Tensor] = None) -> dict:
+        """Losses of the heads from :meth:`forward_levels` logits.
 
         Each head applies its own ``loss_decode`` (weights included, e.g.
-        0.1 for the auxiliary head) on logits upsampled to the label size.
+        0.1 for the auxiliary head) on logits upsampled (bilinear, the
+        head's ``align_corners``) to the label size; without
+        ``pixel_weight`` this is the head's own ``loss_by_feat``.
 
         Args:
             levels (dict[str, Tensor]): Output of :meth:`forward_levels`.
             data_samples (list[SegDataSample]): Samples with ``gt_sem_seg``.
             names (list[str], optional): Levels to compute; all by default.
+            pixel_weight (Tensor, optional): Weights (N, H, W) of the label
+                pixels, passed to every ``loss_decode`` as ``weight`` (e.g.
+                the pseudo-label weights of DACS); a head's pixel sampler
+                is then not used.
 
         Returns:
             dict[str, Tensor]: ``'<level>.loss_ce'``, ``'<level>.acc_seg'``
@@ -151,9 +161,40 @@ class UDAEncoderDecoder(EncoderDecoder):
         heads = {'main': self.decode_head, **self._aux_heads()}
         losses = {}
         for name in names if names is not None else list(levels):
-            for key, value in heads[name].loss_by_feat(
-                    levels[name], data_samples).items():
+            if pixel_weight is None:
+                head_losses = heads[name].loss_by_feat(levels[name],
+                                                       data_samples)
+            else:
+                head_losses = self._weighted_loss(heads[name], levels[name],
+                                                  data_samples, pixel_weight)
+            for key, value in head_losses.items():
                 losses[f'{name}.{key}'] = value
+        return losses
+
+    @staticmethod
+    def _weighted_loss(head: nn.Module, logits: Tensor,
+                       data_samples: SampleList,
+                       pixel_weight: Tensor) -> Dict[str, Tensor]:
+        """A head's ``loss_by_feat`` with given pixel weights instead of
+        its sampler's."""
+        labels = torch.stack([s.gt_sem_seg.data for s in data_samples])
+        labels = labels.squeeze(1)
+        if pixel_weight.shape != labels.shape:
+            raise ValueError(
+                f'pixel_weight must have the label shape {tuple(labels.shape)}'
+                f', got {tuple(pixel_weight.shape)}')
+        logits = resize(logits, size=labels.shape[1:], mode='bilinear',
+                        align_corners=head.align_corners)
+        loss_decodes = head.loss_decode if isinstance(
+            head.loss_decode, nn.ModuleList) else [head.loss_decode]
+        losses = {}
+        for loss_decode in loss_decodes:
+            value = loss_decode(logits, labels, weight=pixel_weight,
+                                ignore_index=head.ignore_index)
+            name = loss_decode.loss_name
+            losses[name] = losses[name] + value if name in losses else value
+        losses['acc_seg'] = accuracy(logits.detach(), labels,
+                                     ignore_index=head.ignore_index)
         return losses
 
     def whole_inference(self, inputs: Tensor,

@@ -4,63 +4,25 @@ from typing import Dict, List, Optional, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
+from ..losses.gan_loss import build_gan_loss
+from ..utils import (set_requires_grad, step_wrappers, training_wrappers,
+                     unwrap)
 from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
+from .cycle_networks import (DIRECTIONS, S2T, T2S, CycleGenerators,
+                             DomainDiscriminators)
 from .image_pool import ImagePool
 from .perceptual_loss import (build_frozen_segmentor, perceptual_distance,
                               segmentor_input_format,
                               unit_rgb_to_segmentor_input)
 
-S2T, T2S = 'source_to_target', 'target_to_source'
-DIRECTIONS = (S2T, T2S)
 REAL_LABEL, FAKE_LABEL = 1.0, 0.0
-
-
-def set_requires_grad(module: nn.Module, requires_grad: bool) -> None:
-    """Freeze or unfreeze every parameter of ``module``."""
-    for param in module.parameters():
-        param.requires_grad_(requires_grad)
-
-
-class CycleGenerators(nn.ModuleDict):
-    """The two generators, run together in one ``forward``.
-
-    One call makes every image of the generator step, so a DDP wrapper of
-    the pair sees one forward per backward.
-    """
-
-    def forward(self, source: Tensor, target: Tensor,
-                identity: bool = True) -> Dict[str, Tensor]:
-        """Translations, reconstructions and identity mappings.
-
-        Returns:
-            dict[str, Tensor]: ``s2t`` = G_s2t(source), ``rec_source`` =
-            G_t2s(s2t), ``t2s`` = G_t2s(target), ``rec_target`` =
-            G_s2t(t2s) and, with ``identity``, ``idt_target`` =
-            G_s2t(target), ``idt_source`` = G_t2s(source).
-        """
-        g_s2t, g_t2s = self[S2T], self[T2S]
-        out = dict(s2t=g_s2t(source), t2s=g_t2s(target))
-        out['rec_source'] = g_t2s(out['s2t'])
-        out['rec_target'] = g_s2t(out['t2s'])
-        if identity:
-            out['idt_target'] = g_s2t(target)
-            out['idt_source'] = g_t2s(source)
-        return out
-
-
-class DomainDiscriminators(nn.ModuleDict):
-    """One discriminator per domain, called in one ``forward``."""
-
-    def forward(self, inputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Apply the discriminator of each domain to its images."""
-        return {domain: self[domain](x) for domain, x in inputs.items()}
 
 
 @MODELS.register_module()
@@ -86,6 +48,11 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
     2. each discriminator: 0.5 * (GAN(D(real), real) + GAN(D(pool(fake)),
        fake)) with D_t on target images and pooled G_s2t(s), D_s on source
        images and pooled G_t2s(t); backward, step.
+
+    Each step is the wrapper's ``backward`` in its ``optim_context``, then
+    a step, as every model of the package steps (see
+    :mod:`mmseg_uda.models.utils.optim_steps`; gradient accumulation is
+    refused).
 
     ``sem`` is the frozen perceptual segmentor's main logits at feature
     resolution for the image in the segmentor's input format, and ``d``
@@ -113,8 +80,9 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
             ``dilations`` replaces its main classifier's rates (BDL's
             perceptual DeepLab sums only rates ``(6, 12)``). None disables
             the perceptual terms (plain CycleGAN).
-        gan_loss (str): ``'lsgan'`` (MSE, CycleGAN's default) or
-            ``'vanilla'`` (BCE with logits).
+        gan_loss (str | dict): ``'lsgan'`` (MSE, CycleGAN's default) or
+            ``'vanilla'`` (BCE with logits), or the config of a GAN loss
+            (default type :class:`~mmseg_uda.models.losses.GANLoss`).
         cycle_weight (float): CycleGAN's ``lambda_A = lambda_B``.
         identity_weight (float): CycleGAN's ``lambda_identity``, relative
             to ``cycle_weight``.
@@ -129,13 +97,11 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         init_cfg (dict, optional): Initialisation config.
     """
 
-    GAN_LOSSES = ('lsgan', 'vanilla')
-
     def __init__(self,
                  generator: ConfigType,
                  discriminator: ConfigType,
                  perceptual_segmentor: Optional[dict] = None,
-                 gan_loss: str = 'lsgan',
+                 gan_loss: Union[str, ConfigType] = 'lsgan',
                  cycle_weight: float = 10.0,
                  identity_weight: float = 0.5,
                  perceptual_rec_weight: float = 10.0,
@@ -146,10 +112,7 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if gan_loss not in self.GAN_LOSSES:
-            raise ValueError(f'gan_loss must be one of {self.GAN_LOSSES}, '
-                             f'got {gan_loss!r}')
-        self.gan_loss_type = gan_loss
+        self.gan_loss = build_gan_loss(gan_loss)
         self.cycle_weight = cycle_weight
         self.identity_weight = identity_weight
         self.perceptual_rec_weight = perceptual_rec_weight
@@ -225,13 +188,6 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         return seg(inputs, mode='tensor')
 
     # -- the maths ---------------------------------------------------------
-    def gan_loss(self, logits: Tensor, label: float) -> Tensor:
-        """GAN objective of discriminator ``logits`` against ``label``."""
-        target = torch.full_like(logits, label)
-        if self.gan_loss_type == 'lsgan':
-            return F.mse_loss(logits, target)
-        return F.binary_cross_entropy_with_logits(logits, target)
-
     def generator_losses(self, source: Tensor, target: Tensor,
                          images: Dict[str, Tensor],
                          discriminators: nn.Module) -> Dict[str, Tensor]:
@@ -299,15 +255,17 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         Returns:
             dict[str, Tensor]: Every loss term, for logging.
         """
-        gen_optim = optim_wrapper['generators']
-        disc_optim = optim_wrapper['discriminators']
+        wrappers = training_wrappers(optim_wrapper,
+                                     ('generators', 'discriminators'),
+                                     type(self).__name__)
+        gen_optim, disc_optim = wrappers.values()
         data = self.data_preprocessor(data, True)
         source = data['source']['inputs']
         target = data['target']['inputs']
         log_vars: Dict[str, Tensor] = {}
 
         # 1. generators; the frozen discriminators are called unwrapped
-        discriminators = self.unwrap(self.discriminators)
+        discriminators = unwrap(self.discriminators)
         set_requires_grad(discriminators, False)
         with gen_optim.optim_context(self.generators):
             images = self.generators(source, target,
@@ -315,7 +273,8 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
             loss = self._record(
                 self.generator_losses(source, target, images,
                                       discriminators), log_vars)
-        gen_optim.update_params(loss)
+        gen_optim.backward(loss)
+        step_wrappers((gen_optim, ))
         set_requires_grad(discriminators, True)
 
         # 2. discriminators on real images and pooled, detached fakes;
@@ -334,15 +293,11 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
                     self.gan_loss(real, REAL_LABEL) +
                     self.gan_loss(fake, FAKE_LABEL))
             loss = self._record(terms, log_vars)
-        disc_optim.update_params(loss)
+        disc_optim.backward(loss)
+        step_wrappers((disc_optim, ))
         return log_vars
 
     # -- inference ---------------------------------------------------------
-    @staticmethod
-    def unwrap(module: nn.Module) -> nn.Module:
-        """The module inside a DDP wrapper (or the module itself)."""
-        return module.module if is_model_wrapper(module) else module
-
     def translate(self, inputs: Tensor, direction: str = S2T) -> Tensor:
         """Translate images of any size (padded to a multiple of 4).
 
@@ -361,7 +316,7 @@ class CycleGANTranslator(UnwrappedStateDictMixin, BaseModel):
         pad_h, pad_w = (-height) % 4, (-width) % 4
         x = F.pad(inputs, (0, pad_w, 0, pad_h), mode='replicate') \
             if pad_h or pad_w else inputs
-        out = self.unwrap(self.generators)[direction](x)
+        out = unwrap(self.generators)[direction](x)
         return out[..., :height, :width]
 
     @torch.no_grad()

@@ -18,6 +18,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from mmseg_uda.utils.checkpoint_globals import mmengine_checkpoint_globals
+from ..data_preprocessors.normalization import preprocessor_normalization
 
 # BDL's (and the DeepLab-v2 originals') BGR mean; no std division.
 CAFFE_BGR_MEAN = (104.00698793, 116.66876762, 122.67891434)
@@ -92,11 +93,11 @@ def segmentor_input_format(segmentor: nn.Module) -> dict:
         trip) and ``bgr`` (bool).
     """
     pre = getattr(segmentor, 'data_preprocessor', None)
-    if pre is None or not getattr(pre, '_enable_normalize', False):
+    norm = preprocessor_normalization(pre)
+    if norm is None:
         return dict(mean=torch.tensor(CAFFE_BGR_MEAN),
                     std=torch.ones(len(CAFFE_BGR_MEAN)), bgr=True)
-    return dict(mean=pre.mean.detach().flatten().clone(),
-                std=pre.std.detach().flatten().clone(),
+    return dict(mean=norm[0].detach().clone(), std=norm[1].detach().clone(),
                 bgr=not pre.channel_conversion)
 
 

@@ -3,8 +3,8 @@ from .adversarial_uda_segmentor import (AdversarialUDASegmentor,
                                         LevelDiscriminators)
 from .advent_uda_segmentor import AdvEntUDASegmentor, MinEntUDASegmentor
 from .base_uda_segmentor import BaseUDASegmentor
-from .self_training_uda_segmentor import SelfTrainingUDASegmentor
+from .dacs_uda_segmentor import DACSUDASegmentor
 
 __all__ = ['BaseUDASegmentor', 'AdversarialUDASegmentor',
            'LevelDiscriminators', 'AdvEntUDASegmentor',
-           'MinEntUDASegmentor', 'SelfTrainingUDASegmentor']
+           'MinEntUDASegmentor', 'DACSUDASegmentor']

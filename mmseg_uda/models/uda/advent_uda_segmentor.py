@@ -87,8 +87,8 @@ class MinEntUDASegmentor(BaseUDASegmentor):
         Returns:
             dict[str, Tensor]: Every loss term, for logging.
         """
-        seg_optim = optim_wrapper['segmentor'] if isinstance(
-            optim_wrapper, OptimWrapperDict) else optim_wrapper
+        seg_optim, = self.optim_wrappers(optim_wrapper, 'segmentor',
+                                         allow_plain=True)
         data = self.preprocess(data)
         src, tgt = data['source'], data['target']
         tgt_size = tuple(tgt['inputs'].shape[2:])

@@ -1,8 +1,7 @@
 """Output-space adversarial UDA (AdaptSegNet), the base of ADVENT."""
 import logging
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple, Union
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
@@ -14,6 +13,8 @@ from torch import Tensor
 
 from mmseg_uda.utils.config_check import LEVELS
 
+from ..losses.gan_loss import build_gan_loss
+from ..utils import set_requires_grad, unwrap
 from .base_uda_segmentor import BaseUDASegmentor
 
 SOURCE_LABEL = 0.0
@@ -30,12 +31,6 @@ class LevelDiscriminators(nn.ModuleDict):
     def forward(self, inputs: Mapping[str, Tensor]) -> Dict[str, Tensor]:
         """Apply the discriminator of each level to its input."""
         return {level: self[level](x) for level, x in inputs.items()}
-
-
-def set_requires_grad(module: nn.Module, requires_grad: bool) -> None:
-    """Freeze or unfreeze every parameter of ``module``."""
-    for param in module.parameters():
-        param.requires_grad_(requires_grad)
 
 
 @MODELS.register_module()
@@ -82,8 +77,9 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             level the segmentor has must be adapted (a weight of 0 is
             allowed): a head without target loss is refused at build,
             since DDP fails on it.
-        gan_loss (str): ``'vanilla'`` (BCE with logits) or ``'lsgan'``
-            (least squares).
+        gan_loss (str | dict): ``'vanilla'`` (BCE with logits) or
+            ``'lsgan'`` (least squares), or the config of a GAN loss
+            (default type :class:`~mmseg_uda.models.losses.GANLoss`).
         ssl_weights (dict[str, float], optional): Levels trained on target
             pseudo-labels and the weights of their losses (on top of each
             head's own loss weight), e.g. ``dict(main=1.0)``. None (default):
@@ -98,7 +94,6 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
     """
 
     OPTION_KEYS = dict(adv_weights=LEVELS, ssl_weights=LEVELS)
-    GAN_LOSSES = ('vanilla', 'lsgan')
     DISC_INPUT_SIZES = ('input', 'logits')
 
     def __init__(self,
@@ -106,16 +101,13 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
                  discriminator: ConfigType,
                  adv_weights: Mapping[str, float] = dict(
                      main=0.001, aux=0.0002),
-                 gan_loss: str = 'vanilla',
+                 gan_loss: Union[str, ConfigType] = 'vanilla',
                  ssl_weights: Optional[Mapping[str, float]] = None,
                  disc_input_size: str = 'input',
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None,
                  **kwargs) -> None:
         super().__init__(segmentor, data_preprocessor, init_cfg, **kwargs)
-        if gan_loss not in self.GAN_LOSSES:
-            raise ValueError(f'gan_loss must be one of {self.GAN_LOSSES}, '
-                             f'got {gan_loss!r}')
         if disc_input_size not in self.DISC_INPUT_SIZES:
             raise ValueError(
                 f'disc_input_size must be one of {self.DISC_INPUT_SIZES}, '
@@ -123,7 +115,7 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
         self.disc_input_size = disc_input_size
         self.adv_weights = self.check_levels(adv_weights, 'adv_weights')
         self.check_target_levels(self.adv_weights, 'adv_weights')
-        self.gan_loss_type = gan_loss
+        self.gan_loss = build_gan_loss(gan_loss)
         self.ssl_weights = {} if ssl_weights is None else \
             self.check_levels(ssl_weights, 'ssl_weights')
         disc_cfg = dict(discriminator)
@@ -137,18 +129,14 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
         """What the discriminator sees: the softmax of the logits."""
         return F.softmax(logits, dim=1)
 
-    def gan_loss(self, logits: Tensor, label: float) -> Tensor:
-        """GAN objective of discriminator ``logits`` against ``label``."""
-        target = torch.full_like(logits, label)
-        if self.gan_loss_type == 'lsgan':
-            return F.mse_loss(logits, target)
-        return F.binary_cross_entropy_with_logits(logits, target)
+    @property
+    def gan_loss_type(self) -> str:
+        """The GAN objective's type (``'vanilla'`` or ``'lsgan'``)."""
+        return self.gan_loss.gan_type
 
     def discriminator_accuracy(self, logits: Tensor, label: float) -> Tensor:
         """Fraction of discriminator outputs on the side of ``label``."""
-        score = torch.sigmoid(logits) if self.gan_loss_type == 'vanilla' \
-            else logits
-        said_target = score > 0.5
+        said_target = self.gan_loss.score(logits) > 0.5
         return (said_target == bool(label)).float().mean() * 100
 
     def self_training_losses(self, levels: Dict[str, Tensor],
@@ -211,8 +199,8 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
             dict[str, Tensor]: Every loss term and the discriminator
             accuracies, for logging.
         """
-        seg_optim = optim_wrapper['segmentor']
-        disc_optim = optim_wrapper['discriminators']
+        seg_optim, disc_optim = self.optim_wrappers(
+            optim_wrapper, 'segmentor', 'discriminators')
         data = self.preprocess(data)
         src, tgt = data['source'], data['target']
         src_size = tuple(src['inputs'].shape[2:])
@@ -224,7 +212,7 @@ class AdversarialUDASegmentor(BaseUDASegmentor):
 
         # 2. fool the frozen discriminators on the target domain; they are
         # called unwrapped: frozen, they have no gradients to sync.
-        discriminators = self.unwrap(self.discriminators)
+        discriminators = unwrap(self.discriminators)
         set_requires_grad(discriminators, False)
         with seg_optim.optim_context(self.segmentor):
             tgt_levels = self.segmentor(tgt['inputs'], tgt['data_samples'],

@@ -5,13 +5,14 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmengine.model import BaseModel, is_model_wrapper
-from mmengine.optim import OptimWrapper
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
 from ...utils.number_checks import check_weight
+from ..utils import step_wrappers, training_wrappers, unwrap
 from ..utils.nonfinite_guard import (NONFINITE_MODES, all_ranks_finite,
                                      handle_nonfinite)
 from ..utils.unwrapped_state_dict import UnwrappedStateDictMixin
@@ -48,8 +49,11 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
 
     Args:
         segmentor (dict): Config of the segmentor, e.g. ``_base_.model``.
-        data_preprocessor (dict, optional): Preprocessor of paired batches,
-            e.g. ``UDASegDataPreProcessor`` with the segmentor's settings.
+        data_preprocessor (dict, optional): Preprocessor of paired batches.
+            Defaults to the segmentor's ``data_preprocessor`` config with
+            ``type='UDASegDataPreProcessor'`` (the same normalisation,
+            padding and ``size``, run once per domain), so a method config
+            is ``dict(segmentor=_base_.model, **_base_.uda)``.
         init_cfg (dict, optional): Initialisation config.
         channels_last (bool): Use the channels-last memory format.
             Defaults to False.
@@ -69,9 +73,13 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                  nonfinite_loss: str = 'error',
                  pretrained: Optional[str] = None,
                  train_cfg: OptConfigType = None) -> None:
+        segmentor = dict(segmentor)
+        if data_preprocessor is None and \
+                segmentor.get('data_preprocessor') is not None:
+            data_preprocessor = dict(segmentor['data_preprocessor'],
+                                     type='UDASegDataPreProcessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        segmentor = dict(segmentor)
         if pretrained is not None:
             segmentor['pretrained'] = pretrained
         if train_cfg is not None:
@@ -83,15 +91,10 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
         self.nonfinite_loss = nonfinite_loss
         self.segmentor = MODELS.build(segmentor)
 
-    @staticmethod
-    def unwrap(module: nn.Module) -> nn.Module:
-        """The module inside a DDP wrapper (or the module itself)."""
-        return module.module if is_model_wrapper(module) else module
-
     @property
     def seg(self) -> nn.Module:
         """The segmentor, unwrapped from DDP (for non-forward calls)."""
-        return self.unwrap(self.segmentor)
+        return unwrap(self.segmentor)
 
     def check_levels(self, weights: Mapping[str, float],
                      name: str) -> Dict[str, float]:
@@ -178,6 +181,36 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                     memory_format=torch.channels_last)
         return data
 
+    def optim_wrappers(self,
+                       optim_wrapper: Union[OptimWrapper, OptimWrapperDict],
+                       *names: str,
+                       allow_plain: bool = False) -> List[OptimWrapper]:
+        """The wrappers ``names`` of a training step, checked.
+
+        Every UDA model steps its wrappers one way (see
+        :mod:`mmseg_uda.models.utils.optim_steps`): the wrapper's
+        ``backward`` inside its ``optim_context`` for each loss of the
+        iteration, then :meth:`step_optimizers` once. Gradient
+        accumulation is refused, since one iteration backs several losses.
+
+        Args:
+            optim_wrapper (OptimWrapper | OptimWrapperDict): What the loop
+                passes to ``train_step``.
+            *names (str): The wrappers the step uses, in order.
+            allow_plain (bool): Accept a single ``OptimWrapper`` when one
+                wrapper is used.
+
+        Returns:
+            list[OptimWrapper]: The wrappers, in the order of ``names``.
+
+        Raises:
+            TypeError: If a wrapper is missing.
+            ValueError: If a wrapper has ``accumulative_counts > 1``.
+        """
+        wrappers = training_wrappers(optim_wrapper, names,
+                                     type(self).__name__, allow_plain)
+        return [wrappers[name] for name in names]
+
     def step_optimizers(self, wrappers: Sequence[OptimWrapper],
                         log_vars: Dict[str, Tensor]) -> None:
         """Step (then zero) every wrapper, unless a loss is not finite.
@@ -196,10 +229,7 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
         finite = all_ranks_finite(log_vars)
         if not finite:
             handle_nonfinite(log_vars, self.nonfinite_loss)
-        for wrapper in wrappers:
-            if finite:
-                wrapper.step()
-            wrapper.zero_grad()
+        step_wrappers(wrappers, step=finite)
 
     def record_losses(self, loss_terms: Dict[str, Tensor],
                       log_vars: Dict[str, Tensor]) -> Tensor:
@@ -277,7 +307,7 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                 if name in ('segmentor', 'data_preprocessor') or \
                         child is None:
                     continue
-                kept = self.unwrap(child).state_dict(prefix=f'{prefix}{name}.')
+                kept = unwrap(child).state_dict(prefix=f'{prefix}{name}.')
                 if kept:
                     fresh.append(name)
                     for key, value in kept.items():

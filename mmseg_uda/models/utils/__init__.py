@@ -5,10 +5,13 @@ from .mix_augmentation import (blur_kernel_size, color_jitter, gaussian_blur,
                                mix_augment)
 from .nonfinite_guard import (NONFINITE_MODES, NonFiniteLossError,
                               all_ranks_finite, handle_nonfinite)
+from .optim_steps import (refuse_accumulation, step_wrappers,
+                          training_wrappers)
 from .unwrapped_state_dict import UnwrappedStateDictMixin
 
 __all__ = ['class_mix', 'class_mix_masks', 'one_mix', 'blur_kernel_size',
            'color_jitter', 'gaussian_blur', 'mix_augment',
            'UnwrappedStateDictMixin', 'NONFINITE_MODES', 'NonFiniteLossError',
            'all_ranks_finite', 'handle_nonfinite', 'unwrap',
-           'set_requires_grad']
+           'set_requires_grad', 'refuse_accumulation', 'step_wrappers',
+           'training_wrappers']

@@ -212,3 +212,27 @@ def test_ema_update_launches_do_not_grow_with_the_parameter_count():
             student, teacher, 0.99)).values())
 
     assert ops(3) == ops(30)
+
+
+def test_teacher_buffers_are_its_own_unlike_mmengine_ema():
+    """The reason the hook does not build on mmengine's
+    ExponentialMovingAverage (see its docstring): that one copies the
+    source's buffers into the average on every update; DAFormer's teacher
+    (lhoyer/MIC seg/mmseg/models/uda/dacs.py ``_update_ema``) averages
+    parameters only and keeps its own BN statistics."""
+    from mmengine.model import ExponentialMovingAverage
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Conv2d(2, 2, 1), nn.BatchNorm2d(2))
+    student(torch.randn(4, 2, 3, 3))  # student's running stats move
+    teacher = nn.Sequential(nn.Conv2d(2, 2, 1), nn.BatchNorm2d(2))
+    own_mean = teacher[1].running_mean.clone()
+    weight = teacher[0].weight.detach().clone()
+    MeanTeacherHook.ema_update(student, teacher, 0.75)
+    assert torch.equal(teacher[1].running_mean, own_mean)
+    torch.testing.assert_close(
+        teacher[0].weight, 0.75 * weight + 0.25 * student[0].weight)
+    ema = ExponentialMovingAverage(teacher, momentum=0.25)
+    ema.steps += 1  # past its first call, which copies the source
+    ema.update_parameters(student)
+    assert torch.equal(ema.module[1].running_mean, student[1].running_mean)
+    assert not torch.equal(ema.module[1].running_mean, own_mean)

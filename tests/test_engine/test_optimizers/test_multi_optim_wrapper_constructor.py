@@ -14,6 +14,8 @@ from mmseg_uda.engine.optimizers.multi_optim_wrapper_constructor import \
     MultiOptimWrapperConstructor
 from mmseg_uda.engine.optimizers.torch04_sgd import Torch04SGD
 
+LISTING = 'OriginalsListingOptimWrapperConstructor'
+
 SEG_LR, DISC_LR, MAX_ITERS = 0.01, 1e-3, 4
 
 
@@ -122,7 +124,7 @@ def test_unwraps_the_model_and_a_wrapped_submodule():
     model.segmentor = Wrapped(ToySegmentor())
     model.discriminators = Wrapped(nn.Conv2d(2, 1, 1))
     wrappers = MultiOptimWrapperConstructor(
-        {k: v for k, v in optim_cfg(originals_listing=True).items()
+        {k: v for k, v in optim_cfg(constructor=LISTING).items()
          if k != 'constructor'})(Wrapped(model))
     assert isinstance(wrappers['segmentor'].optimizer, Torch04SGD)
     disc_params = {p for g in wrappers['discriminators'].optimizer.param_groups
@@ -168,13 +170,19 @@ def test_errors():
     with pytest.raises(TypeError, match='optimizer'):
         build_optim_wrapper(ToyUDA(), dict(optim_cfg(), extra=dict(lr=1)))
     cfg = optim_cfg()
-    cfg['discriminators']['originals_listing'] = True
-    with pytest.raises(ValueError, match='must be SGD'):
+    cfg['discriminators']['constructor'] = LISTING
+    with pytest.raises(ValueError, match="optimizer must be SGD, got 'Adam'"):
         build_optim_wrapper(ToyUDA(), cfg)
     cfg = optim_cfg()
     cfg['discriminators']['optimizer'] = dict(type='SGD', lr=0.1)
-    cfg['discriminators']['originals_listing'] = True
-    with pytest.raises(ValueError, match='no `backbone`'):
+    cfg['discriminators']['constructor'] = LISTING
+    with pytest.raises(ValueError, match='Conv2d has no `backbone`'):
+        build_optim_wrapper(ToyUDA(), cfg)
+    # the former switch is refused, naming its replacement
+    cfg = optim_cfg(originals_listing=True)
+    with pytest.raises(ValueError, match=r'`segmentor.originals_listing` is '
+                       r"gone: write `segmentor=dict\(constructor="
+                       r"'OriginalsListingOptimWrapperConstructor'"):
         build_optim_wrapper(ToyUDA(), cfg)
 
 
@@ -206,7 +214,7 @@ def test_runner_with_per_optimizer_schedules(tmp_path, monkeypatch,
             batch_size=2,
             num_workers=0),
         train_cfg=dict(by_epoch=False, max_iters=MAX_ITERS),
-        optim_wrapper=optim_cfg(wrapper_type, originals_listing=True),
+        optim_wrapper=optim_cfg(wrapper_type, constructor=LISTING),
         param_scheduler=dict(
             segmentor=[dict(type='PolyLR', power=0.9, by_epoch=False)],
             discriminators=[

@@ -26,7 +26,8 @@ def _segmentor():
 
 
 def _build(type_='AdversarialUDASegmentor', **kwargs):
-    cfg = dict(type=type_, segmentor=_segmentor(), **kwargs)
+    kwargs.setdefault('segmentor', _segmentor())
+    cfg = dict(type=type_, **kwargs)
     if type_ == 'AdversarialUDASegmentor':
         cfg.setdefault('discriminator',
                        dict(type='FCDiscriminator', base_channels=4))
@@ -67,7 +68,7 @@ def test_weight_dict_must_be_a_dict():
     ('blur_kernel_ratio', 'x')])
 def test_self_training_numbers_are_checked_at_build(option, value):
     with pytest.raises((TypeError, ValueError)) as err:
-        _build('SelfTrainingUDASegmentor', **{option: value})
+        _build('DACSUDASegmentor', **{option: value})
     assert str(err.value).startswith(option)
 
 
@@ -126,3 +127,25 @@ def test_coverage_counts_what_a_checkpoint_fills():
     # a UDA model is judged by its segmentor: no discriminator needed
     uda = checkpoint_coverage(_build(), {'state_dict': plain})
     assert uda.scope == 'segmentor' and uda.fraction == 1.0
+
+
+@pytest.mark.parametrize('type_', ['AdversarialUDASegmentor',
+                                   'MinEntUDASegmentor', 'DACSUDASegmentor'])
+def test_data_preprocessor_defaults_to_the_segmentors(type_):
+    segmentor = dict(_segmentor(), data_preprocessor=dict(
+        type='SegDataPreProcessor', mean=[10., 20., 30.], std=[1., 2., 4.],
+        bgr_to_rgb=True, size=(16, 24), pad_val=0, seg_pad_val=255))
+    model = _build(type_, segmentor=segmentor)
+    pre = model.data_preprocessor
+    assert type(pre).__name__ == 'UDASegDataPreProcessor'
+    assert pre.mean.flatten().tolist() == [10., 20., 30.]
+    assert pre.std.flatten().tolist() == [1., 2., 4.]
+    assert pre.channel_conversion and pre.size == (16, 24)
+    # the segmentor keeps its own, stock one
+    assert type(model.seg.data_preprocessor).__name__ == \
+        'SegDataPreProcessor'
+    # a given data_preprocessor wins
+    given = _build(type_, segmentor=segmentor, data_preprocessor=dict(
+        type='UDASegDataPreProcessor', mean=[1., 1., 1.], std=[1., 1., 1.]))
+    assert given.data_preprocessor.mean.flatten().tolist() == [1., 1., 1.]
+    assert not given.data_preprocessor.channel_conversion

@@ -1,4 +1,4 @@
-"""SelfTrainingUDASegmentor (DACS): pseudo-labels and their weight, ClassMix,
+"""DACSUDASegmentor (DACS): pseudo-labels and their weight, ClassMix,
 the mix augmentations, and one training step on a tiny DeepLab-v2 against a
 re-statement of DAFormer's DACS step (tests/reference/daformer_dacs.py)."""
 import copy
@@ -12,9 +12,9 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmseg_uda.engine.optimizers import MultiOptimWrapperConstructor
-from mmseg_uda.models.uda import self_training_uda_segmentor
-from mmseg_uda.models.uda.self_training_uda_segmentor import \
-    SelfTrainingUDASegmentor
+from mmseg_uda.models.uda import dacs_uda_segmentor
+from mmseg_uda.models.uda.dacs_uda_segmentor import \
+    DACSUDASegmentor
 from mmseg_uda.models.utils import mix_augmentation
 from mmseg_uda.models.utils.class_mix import (class_mix, class_mix_masks,
                                               one_mix)
@@ -27,7 +27,7 @@ from tests.reference.models import load_config
 CAFFE_MEAN = torch.tensor([104.00698793, 116.66876762, 122.67891434])
 
 
-def _model(multi_level: bool = True, **kwargs) -> SelfTrainingUDASegmentor:
+def _model(multi_level: bool = True, **kwargs) -> DACSUDASegmentor:
     """The tiny DeepLab-v2 with 4 classes; ``multi_level=False`` keeps the
     main head only, as DAFormer's DeepLab-v2 (one decode head)."""
     init_default_scope('mmseg')
@@ -37,7 +37,7 @@ def _model(multi_level: bool = True, **kwargs) -> SelfTrainingUDASegmentor:
     if not multi_level:
         cfg.model.auxiliary_head = None
     torch.manual_seed(0)
-    model = SelfTrainingUDASegmentor(
+    model = DACSUDASegmentor(
         segmentor=cfg.model,
         data_preprocessor=dict(cfg.data_preprocessor,
                                type='UDASegDataPreProcessor'),
@@ -160,7 +160,7 @@ def test_gaussian_blur_kernel_and_mass():
     torch.testing.assert_close(blurred[0, 0, 20, 19], blurred[0, 0, 19, 20])
 
 
-def test_weighted_losses_are_the_pixel_weighted_ce():
+def test_loss_by_levels_with_pixel_weights_is_the_pixel_weighted_ce():
     model = _model()
     gen = torch.Generator().manual_seed(0)
     levels = {'main': torch.randn(1, 4, 4, 4, generator=gen),
@@ -168,14 +168,20 @@ def test_weighted_losses_are_the_pixel_weighted_ce():
     labels = torch.randint(0, 4, (1, 4, 4), generator=gen)
     labels[0, 0, 0] = 255
     weights = torch.rand(1, 4, 4, generator=gen)
-    losses = model.weighted_losses(levels, labels, weights)
+    losses = model.seg.loss_by_levels(
+        levels, model.label_samples(labels), pixel_weight=weights)
     valid = (labels != 255).sum()
     for level, loss_weight in (('main', 1.0), ('aux', 0.1)):
         ce = F.cross_entropy(levels[level], labels, ignore_index=255,
                              reduction='none')
         expected = loss_weight * (ce * weights).sum() / valid
         torch.testing.assert_close(losses[f'{level}.loss_ce'], expected)
-        assert f'{level}.acc_seg' in losses
+        hits = (levels[level].argmax(1) == labels)[labels != 255]
+        torch.testing.assert_close(losses[f'{level}.acc_seg'],
+                                   100 * hits.float().mean().view(1))
+    with pytest.raises(ValueError, match='pixel_weight must have the label'):
+        model.seg.loss_by_levels(levels, model.label_samples(labels),
+                                 pixel_weight=weights[0])
 
 
 @pytest.mark.parametrize('mix,prefix', [('class', 'mix'), (None, 'tgt')])
@@ -265,8 +271,8 @@ def test_train_step_matches_a_restatement_of_daformer(monkeypatch):
             param.mul_(TEACHER_SCALE)
     reference = copy.deepcopy(model)
     seen = {}
-    for owner, name in ((self_training_uda_segmentor, 'class_mix_masks'),
-                        (self_training_uda_segmentor, 'class_mix'),
+    for owner, name in ((dacs_uda_segmentor, 'class_mix_masks'),
+                        (dacs_uda_segmentor, 'class_mix'),
                         (mix_augmentation, 'gaussian_blur'),
                         (model, 'pseudo_label')):
         _spy(monkeypatch, owner, name, seen)

@@ -1,19 +1,22 @@
 """Online self-training with a mean teacher and ClassMix (DACS)."""
 import copy
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
-from mmengine.optim import OptimWrapper, OptimWrapperDict
-from mmseg.models.losses import accuracy
+from mmengine.optim import OptimWrapperDict
+from mmengine.structures import PixelData
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 from torch.nn.modules.dropout import _DropoutNd
 
 from ...utils.number_checks import check_number, check_weight
+from ..data_preprocessors.normalization import preprocessor_normalization
+from ..utils import set_requires_grad, unwrap
 from ..utils.class_mix import class_mix, class_mix_masks
 from ..utils.mix_augmentation import mix_augment
 from .base_uda_segmentor import BaseUDASegmentor
@@ -27,7 +30,7 @@ def disable_stochastic_layers(module: nn.Module) -> None:
 
 
 @MODELS.register_module()
-class SelfTrainingUDASegmentor(BaseUDASegmentor):
+class DACSUDASegmentor(BaseUDASegmentor):
     """DACS: self-training on mixed images, pseudo-labelled by a mean
     teacher (the UDA method of DAFormer, without its extras).
 
@@ -54,7 +57,9 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
     4. the mixed image gets DACS's colour jitter and Gaussian blur
        (:func:`~mmseg_uda.models.utils.mix_augment`);
     5. the pixel-weighted CE of the student on it (each head's own
-       ``loss_decode`` with the pixel weights), backward; one optimizer step.
+       ``loss_decode`` with the pixel weights, by the segmentor's
+       :meth:`~mmseg_uda.models.segmentors.UDAEncoderDecoder.loss_by_levels`
+       with ``pixel_weight``), backward; one optimizer step.
 
     Logged: ``src.<level>.loss_ce``, ``mix.<level>.loss_ce`` (``tgt.`` when
     not mixing), their ``acc_seg`` and ``mix.pseudo_weight``.
@@ -122,8 +127,7 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
             blur_sigma=tuple(blur_sigma),
             blur_kernel_ratio=blur_kernel_ratio)
         self.teacher = MODELS.build(copy.deepcopy(segmentor))
-        for param in self.teacher.parameters():
-            param.requires_grad_(False)
+        set_requires_grad(self.teacher, False)
 
     @property
     def student(self) -> nn.Module:
@@ -157,7 +161,7 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
         Returns:
             tuple[Tensor, Tensor]: Labels (N, H, W) and their weight.
         """
-        teacher = self.unwrap(self.teacher)
+        teacher = unwrap(self.teacher)
         disable_stochastic_layers(teacher)
         logits = teacher(inputs, mode='levels')['main']
         logits = resize(logits, size=inputs.shape[2:], mode='bilinear',
@@ -165,73 +169,23 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
         return self.pseudo_labels_from_logits(logits)
 
     # -- the student's weighted loss ---------------------------------------
-    def _level_heads(self) -> Dict[str, nn.Module]:
-        """The head of every level of ``forward(mode='levels')``."""
-        seg = self.seg
-        heads = {'main': seg.decode_head}
-        if seg.with_auxiliary_head:
-            aux = seg.auxiliary_head
-            if isinstance(aux, nn.ModuleList):
-                heads.update({f'aux_{i}': h for i, h in enumerate(aux)})
-            else:
-                heads['aux'] = aux
-        return heads
-
-    def weighted_losses(self, levels: Dict[str, Tensor], labels: Tensor,
-                        weights: Tensor) -> Dict[str, Tensor]:
-        """Each head's ``loss_decode`` with per-pixel weights.
-
-        Args:
-            levels (dict[str, Tensor]): Student logits per level.
-            labels (Tensor): Labels (N, H, W).
-            weights (Tensor): Pixel weights (N, H, W).
-
-        Returns:
-            dict[str, Tensor]: ``'<level>.<loss_name>'`` and
-            ``'<level>.acc_seg'``.
-        """
-        heads = self._level_heads()
-        losses = {}
-        for level, logits in levels.items():
-            head = heads[level]
-            logits = resize(logits, size=labels.shape[1:], mode='bilinear',
-                            align_corners=head.align_corners)
-            loss_decodes = head.loss_decode if isinstance(
-                head.loss_decode, nn.ModuleList) else [head.loss_decode]
-            for loss_decode in loss_decodes:
-                key = f'{level}.{loss_decode.loss_name}'
-                value = loss_decode(logits, labels, weight=weights,
-                                    ignore_index=head.ignore_index)
-                losses[key] = losses[key] + value if key in losses \
-                    else value
-            losses[f'{level}.acc_seg'] = accuracy(
-                logits.detach(), labels, ignore_index=head.ignore_index)
-        return losses
+    @staticmethod
+    def label_samples(labels: Tensor) -> List[SegDataSample]:
+        """Data samples carrying the label maps (N, H, W) of mixed images,
+        for :meth:`UDAEncoderDecoder.loss_by_levels`."""
+        return [SegDataSample(gt_sem_seg=PixelData(data=label[None]))
+                for label in labels]
 
     # -- the training step ---------------------------------------------------
     def augment(self, inputs: Tensor) -> Tensor:
         """DACS's colour jitter and blur, in the preprocessor's
         normalisation."""
         preprocessor = self.data_preprocessor
-        if getattr(preprocessor, '_enable_normalize', False):
-            mean, std = preprocessor.mean.view(-1), preprocessor.std.view(-1)
-        else:
-            mean = inputs.new_zeros(3)
-            std = inputs.new_ones(3)
+        norm = preprocessor_normalization(preprocessor)
+        mean, std = norm if norm is not None else (inputs.new_zeros(3),
+                                                   inputs.new_ones(3))
         rgb = bool(getattr(preprocessor, 'channel_conversion', False))
         return mix_augment(inputs, mean, std, rgb, **self.augment_cfg)
-
-    @staticmethod
-    def segmentor_wrapper(optim_wrapper: OptimWrapperDict) -> OptimWrapper:
-        """The wrapper of ``segmentor`` (the only one self-training uses)."""
-        if not isinstance(optim_wrapper, OptimWrapperDict) or \
-                'segmentor' not in optim_wrapper:
-            raise TypeError(
-                'SelfTrainingUDASegmentor needs an OptimWrapperDict with a '
-                '`segmentor` wrapper: optim_wrapper=dict(constructor='
-                "'MultiOptimWrapperConstructor', segmentor=dict(...)), "
-                f'got {type(optim_wrapper).__name__}')
-        return optim_wrapper['segmentor']
 
     def train_step(self, data: dict,
                    optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
@@ -246,7 +200,7 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
             dict[str, Tensor]: The loss terms, accuracies and the
             pseudo-weight, for logging.
         """
-        seg_optim = self.segmentor_wrapper(optim_wrapper)
+        seg_optim, = self.optim_wrappers(optim_wrapper, 'segmentor')
         data = self.preprocess(data)
         src, tgt = data['source'], data['target']
         log_vars: Dict[str, Tensor] = {}
@@ -283,7 +237,8 @@ class SelfTrainingUDASegmentor(BaseUDASegmentor):
         images = self.augment(images)
         with seg_optim.optim_context(self.segmentor):
             levels = self.segmentor(images, None, mode='levels')
-            losses = self.weighted_losses(levels, labels, weights)
+            losses = self.seg.loss_by_levels(
+                levels, self.label_samples(labels), pixel_weight=weights)
             loss = self.record_losses(
                 {f'{prefix}.{k}': v for k, v in losses.items()}, log_vars)
         seg_optim.backward(loss)
