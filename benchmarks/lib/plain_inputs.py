@@ -12,6 +12,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmseg_uda.models.data_preprocessors.normalization import \
+    preprocessor_normalization
+
 # Added inside log2 so that p = 0 gives 0, as ADVENT's maps.
 LOG_EPS = 1e-30
 
@@ -45,7 +48,8 @@ class PlainBatchInputs:
         if getattr(preprocessor, 'batch_augments', None) is not None:
             raise UnsupportedModel('batch_augments of the data preprocessor '
                                    'have no plain re-statement')
-        self.normalize = bool(preprocessor._enable_normalize)
+        normalization = preprocessor_normalization(preprocessor)
+        self.normalize = normalization is not None
         self.mean = preprocessor.mean if self.normalize else None
         self.std = preprocessor.std if self.normalize else None
         self.bgr_to_rgb = bool(preprocessor.channel_conversion)
