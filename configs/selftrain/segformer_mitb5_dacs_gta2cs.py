@@ -52,11 +52,7 @@ segformer_mitb5 = dict(
     train_cfg=dict(),
     # our evaluation protocol: logits upsampled once to the label size
     test_cfg=dict(mode='whole', logits_to_ori_shape=True))
-model = dict(
-    _delete_=True,
-    segmentor=segformer_mitb5,
-    data_preprocessor=data_preprocessor,
-    **_base_.uda)
+model = dict(_delete_=True, segmentor=segformer_mitb5, **_base_.uda)
 # DAFormer for MiT encoders: no weight decay on positional blocks and norms
 optim_wrapper = dict(
     segmentor=dict(
