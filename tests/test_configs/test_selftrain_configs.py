@@ -114,6 +114,7 @@ def test_deeplabv2_config_builds():
     assert not model.data_preprocessor.channel_conversion  # caffe BGR
 
 
+@pytest.mark.slow
 def test_segformer_mitb5_config_builds():
     def prepare(seg):
         seg.backbone.init_cfg = None

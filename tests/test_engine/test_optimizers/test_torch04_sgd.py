@@ -368,6 +368,7 @@ def adaptsegnet_optim_parameters(net: OriginalResNetMulti) -> list:
     return listing
 
 
+@pytest.mark.slow
 def test_listing_counts_of_the_real_r101_match_the_originals_walk():
     """On the shipped DeepLab-v2 R101 with the shipped segmentor optimizer,
     every parameter's multiplicity and lr are those of AdaptSegNet's walk
@@ -382,7 +383,8 @@ def test_listing_counts_of_the_real_r101_match_the_originals_walk():
 
     model = nn.Module()
     model.segmentor = build_deeplabv2()
-    cfg = load_config('configs/_base_/uda/adaptseg.py').optim_wrapper
+    cfg = load_config(
+        'configs/_base_/schedules/schedule_adaptseg_150k.py').optim_wrapper
     wrapper = MultiOptimWrapperConstructor(
         dict(segmentor=cfg.segmentor))(model)['segmentor']
     assert isinstance(wrapper.optimizer, Torch04SGD)

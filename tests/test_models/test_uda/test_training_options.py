@@ -23,6 +23,7 @@ def _parameters(model):
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
+@pytest.mark.slow
 def test_channels_last_gives_the_same_step():
     plain = _model('multi')
     fast = _model('multi', channels_last=True)
