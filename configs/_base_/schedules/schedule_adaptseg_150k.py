@@ -8,8 +8,8 @@ optim_wrapper = dict(
     constructor='MultiOptimWrapperConstructor',
     # SGD lr 2.5e-4, momentum 0.9, wd 5e-4, classifiers at 10x lr, built as
     # the originals' effective optimiser (backbone parameters listed 3-4
-    # times, PyTorch 0.4 SGD semantics); the nominal SGD without the
-    # `constructor` line
+    # times, PyTorch 0.4 SGD semantics); the nominal SGD with
+    # constructor='DefaultOptimWrapperConstructor'
     segmentor=dict(
         _base_.optim_wrapper,
         constructor='OriginalsListingOptimWrapperConstructor'),
