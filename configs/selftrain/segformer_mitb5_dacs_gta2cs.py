@@ -7,7 +7,7 @@ _base_ = [
 ]
 crop_size = (512, 512)
 # ImageNet normalisation in RGB (mmseg's SegFormer and all DAFormer runs)
-data_preprocessor = dict(
+imagenet_rgb_preprocessor = dict(
     type='UDASegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
@@ -19,7 +19,7 @@ norm_cfg = dict(type='BN', requires_grad=True)  # DAFormer: BN, not SyncBN
 checkpoint = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/mit_b5_20220624-658746d9.pth'  # noqa
 segformer_mitb5 = dict(
     type='UDAEncoderDecoder',
-    data_preprocessor=data_preprocessor,
+    data_preprocessor=imagenet_rgb_preprocessor,
     # mmseg's MiT-B5 (configs/segformer/segformer_mit-b5_*.py)
     backbone=dict(
         type='MixVisionTransformer',

@@ -57,6 +57,10 @@ def test_leaf_model_comes_from_its_segmentor(path):
     # the UDA model takes the segmentor's data preprocessor
     assert 'data_preprocessor' not in cfg.model, _rel(path)
     assert 'data_preprocessor' in cfg.model.segmentor
+    # mmengine's Runner would hand a top-level data_preprocessor to the
+    # model (setdefault): none, or one for paired batches
+    top = cfg.get('data_preprocessor')
+    assert top is None or top.type == 'UDASegDataPreProcessor', _rel(path)
 
 
 @pytest.mark.parametrize('path', LEAVES + METHOD_BASES + SCHEDULES,
