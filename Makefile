@@ -24,7 +24,8 @@ demo: setup
 test: setup-tests
 	$(PYTHON) -m pytest tests
 
-# every test but the slow end-to-end runs of the tools (a subset of `make test`)
+# every test but the slow ones: the end-to-end runs of the tools and the tests
+# that take seconds each (a subset of `make test`; under 3 minutes on 2 cores)
 test-fast: setup-tests
 	$(PYTHON) -m pytest tests -m "not slow"
 

@@ -23,7 +23,8 @@ def pytest_configure(config: pytest.Config) -> None:
         '`make test-faults` runs them')
     config.addinivalue_line(
         'markers', 'slow: end-to-end runs of the tools in subprocesses '
-        '(training, torchrun, kills); `make test-fast` leaves them out')
+        '(training, torchrun, kills) and other tests that take seconds; '
+        '`make test-fast` leaves them out')
 
 
 @pytest.fixture(scope='session')

@@ -9,9 +9,10 @@ env_cfg = dict(
     # default is 10 minutes). Some steps run on rank 0 alone while the other
     # ranks wait: BDL's class thresholds over every cached target image and
     # the writing of every pseudo-label in a mid-training round
-    # (SelfTrainingHook, tools/gen_pseudo_labels.py), the ranking summary of
-    # tools/rank_targets.py. One hour covers them on Cityscapes-sized sets;
-    # a rank that really hangs stops the job after that long.
+    # (PseudoLabelRoundsHook, tools/gen_pseudo_labels.py), the ranking
+    # summary of tools/rank_targets.py. One hour covers them on
+    # Cityscapes-sized sets; a rank that really hangs stops the job after
+    # that long.
     dist_cfg=dict(backend='nccl', timeout=3600),
 )
 vis_backends = [dict(type='LocalVisBackend')]

@@ -1,16 +1,13 @@
 # AdaptSegNet multi-level, SYNTHIA -> Cityscapes (mIoU, mIoU16, mIoU13).
 _base_ = [
     '../_base_/models/deeplabv2_r101_adaptseg.py',  # R101, rates (6, 12)
-    '../_base_/datasets/synthia2cityscapes.py',  # SYNTHIA 1280x760 -> CS
+    '../_base_/datasets/uda_synthia2cityscapes.py',  # SYNTHIA 1280x760 -> CS
     '../_base_/default_runtime.py',  # custom_imports, logging, visualiser
-    '../_base_/uda/adaptseg.py',  # discriminators, optimizers, schedule
+    '../_base_/schedules/schedule_adaptseg_150k.py',  # SGD + Adam, poly
+    '../_base_/uda/adaptseg.py',  # the method: discriminators, weights
 ]
-model = dict(
-    _delete_=True,
-    segmentor=_base_.model,
-    data_preprocessor=dict(
-        _base_.data_preprocessor, type='UDASegDataPreProcessor'),
-    **_base_.uda)
-# paired source/target batches instead of the source-only loader
-train_dataloader = dict(_delete_=True, **_base_.uda_train_dataloader)
+model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
+# mmengine's Runner hands a top-level data_preprocessor to a model that has
+# none: unset it, so that the UDA model takes its segmentor's
+data_preprocessor = None
 train_cfg = dict(max_iters=90000)  # SYNTHIA runs stop at 90k

@@ -2,16 +2,13 @@
 # recipe on SYNTHIA at 1280x760, stopped at 90k like the other SYNTHIA runs.
 _base_ = [
     '../_base_/models/deeplabv2_r101.py',  # R101, rates (6, 12, 18, 24)
-    '../_base_/datasets/synthia2cityscapes.py',  # SYNTHIA 1280x760 -> CS
+    '../_base_/datasets/uda_synthia2cityscapes.py',  # SYNTHIA 1280x760 -> CS
     '../_base_/default_runtime.py',  # custom_imports, logging, visualiser
-    '../_base_/uda/minent.py',  # method, optimizers, schedule
+    '../_base_/schedules/schedule_minent_120k.py',  # SGD, poly
+    '../_base_/uda/minent.py',  # the method: target entropy weights
 ]
-model = dict(
-    _delete_=True,
-    segmentor=_base_.model,
-    data_preprocessor=dict(
-        _base_.data_preprocessor, type='UDASegDataPreProcessor'),
-    **_base_.uda)
-# paired source/target batches instead of the source-only loader
-train_dataloader = dict(_delete_=True, **_base_.uda_train_dataloader)
+model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
+# mmengine's Runner hands a top-level data_preprocessor to a model that has
+# none: unset it, so that the UDA model takes its segmentor's
+data_preprocessor = None
 train_cfg = dict(max_iters=90000)  # SYNTHIA runs stop at 90k

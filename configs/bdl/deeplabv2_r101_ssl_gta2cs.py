@@ -9,9 +9,10 @@
 # tools/bdl_rounds.py).
 _base_ = [
     '../_base_/models/deeplabv2_r101.py',  # R101, rates (6, 12, 18, 24)
-    '../_base_/datasets/gta2cityscapes.py',  # GTA5 1280x720 -> CS 1024x512
+    '../_base_/datasets/uda_gta2cityscapes.py',  # GTA5 -> CS, paired
     '../_base_/default_runtime.py',  # custom_imports, logging, visualiser
-    '../_base_/uda/adaptseg.py',  # discriminator, optimizers, 250k poly
+    '../_base_/schedules/schedule_bdl_ssl_120k.py',  # SGD + Adam, 120k
+    '../_base_/uda/adaptseg.py',  # the adversarial method: discriminator
 ]
 
 # ---- self-training: every pseudo-label setting in one place -------------
@@ -36,12 +37,13 @@ model = dict(
     _delete_=True,
     # BDL is single-level: no auxiliary classifier
     segmentor=dict(_base_.model, auxiliary_head=None),
-    data_preprocessor=dict(
-        _base_.data_preprocessor, type='UDASegDataPreProcessor'),
     **dict(
         _base_.uda,
         adv_weights=dict(main=0.001),
         ssl_weights=dict(main=ssl_weight)))
+# mmengine's Runner hands a top-level data_preprocessor to a model that has
+# none: unset it, so that the UDA model takes its segmentor's
+data_preprocessor = None
 
 # target images carry their pseudo-labels (resized with the image: nearest,
 # an identity at 1024x512 where they were made)
@@ -51,35 +53,16 @@ target_ssl_pipeline = [
         type='LoadPseudoLabels',
         label_dir=pseudo_label_root + '/current',
         optional=initial_pseudo_labels is None),
-    dict(
-        type='Resize',
-        scale=_base_.target_scale,
-        keep_ratio=False,
-        interpolation='bicubic',
-        backend='pillow'),
+    dict(_base_.originals_resize, scale=_base_.target_scale),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
-    _delete_=True,
-    **dict(
-        _base_.uda_train_dataloader,
-        dataset=dict(
-            _base_.uda_train_dataloader.dataset,
-            target=dict(
-                _base_.target_train_dataset,
-                pipeline=target_ssl_pipeline))))
+    dataset=dict(target=dict(pipeline=target_ssl_pipeline)))
 custom_hooks = [
     dict(
-        type='SelfTrainingHook',
+        type='PseudoLabelRoundsHook',
         label_root=pseudo_label_root,
         rounds_at=ssl_rounds_at,
         rule=pseudo_label_rule,
         initial_labels=initial_pseudo_labels),
 ]
-# BDL stops the SSL run at 120k of the 250k-iteration poly schedule (README;
-# the runs without pseudo-labels stop at 80k: tools/bdl_rounds.py
-# --no-ssl-iters). BDL.py saves a snapshot every --save-pred-every = 10000
-# iterations (options/train_options.py): validate and checkpoint at that.
-snapshot_interval = 10000
-train_cfg = dict(max_iters=120000, val_interval=snapshot_interval)
-default_hooks = dict(checkpoint=dict(interval=snapshot_interval))

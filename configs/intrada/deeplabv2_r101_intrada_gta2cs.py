@@ -11,31 +11,18 @@
 # `--normalize False` turns it on: the flag is type=bool).
 rank_dir = 'work_dirs/intrada_rank'  # --work-dir of tools/rank_targets.py
 
-_base_ = ['../advent/deeplabv2_r101_advent_gta2cs.py']
+_base_ = ['../advent/deeplabv2_r101_advent_gta2cs.py']  # AdvEnt, stage 1
 cityscapes_root = 'data/cityscapes'
 # Pseudo-labels are the argmax at 1024x512 (IntraDA's resolution), so the
 # nearest-neighbour label resize below is the identity.
 easy_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(
-        type='Resize',
-        scale=(1024, 512),
-        keep_ratio=False,
-        interpolation='bicubic',
-        backend='pillow'),
+    dict(_base_.originals_resize, scale=(1024, 512)),
     dict(type='PackSegInputs'),
 ]
-hard_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='Resize',
-        scale=(1024, 512),
-        keep_ratio=False,
-        interpolation='bicubic',
-        backend='pillow'),
-    dict(type='PackSegInputs'),
-]
+# the hard split: Cityscapes training images without labels, at 1024x512
+hard_pipeline = _base_.target_train_pipeline
 train_dataloader = dict(
     dataset=dict(
         source=dict(

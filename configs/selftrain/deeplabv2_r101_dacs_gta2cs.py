@@ -6,20 +6,25 @@
 # originals' DeepLab-v2 (see configs/_base_/models/deeplabv2_r101.py).
 _base_ = [
     '../_base_/models/deeplabv2_r101_adaptseg.py',  # R101, rates (6, 12)
-    '../_base_/datasets/gta2cityscapes.py',  # GTA5 -> CS, val at 1024x512
+    '../_base_/datasets/uda_gta2cityscapes.py',  # GTA5 -> CS, val 1024x512
     '../_base_/default_runtime.py',  # custom_imports, logging, visualiser
-    '../_base_/uda/dacs.py',  # method, EMA teacher, AdamW, poly10warm
+    '../_base_/schedules/schedule_dacs_40k.py',  # EMA teacher, AdamW, 40k
+    '../_base_/uda/dacs.py',  # the method: ClassMix, threshold, jitter
 ]
 crop_size = (512, 512)  # DAFormer uda_gta_to_cityscapes_512x512.py
 model = dict(
     _delete_=True,
-    # single-level, as DAFormer's DeepLab-v2 (no auxiliary classifier)
-    segmentor=dict(_base_.model, auxiliary_head=None),
-    # ClassMix needs one size per batch: pad to the crop (DAFormer's Pad)
-    data_preprocessor=dict(
-        _base_.data_preprocessor, type='UDASegDataPreProcessor',
-        size=crop_size, size_divisor=None),
+    segmentor=dict(
+        _base_.model,
+        # single-level, as DAFormer's DeepLab-v2 (no auxiliary classifier)
+        auxiliary_head=None,
+        # ClassMix needs one size per batch: pad to the crop (DAFormer's Pad)
+        data_preprocessor=dict(
+            _base_.data_preprocessor, size=crop_size, size_divisor=None)),
     **_base_.uda)
+# mmengine's Runner hands a top-level data_preprocessor to a model that has
+# none: unset it, so that the UDA model takes its segmentor's
+data_preprocessor = None
 # DAFormer's training pipelines: resize keeping the ratio, random 512x512
 # crop (at most 75% of one class on the source), flip 0.5.
 source_train_pipeline = [
@@ -39,14 +44,8 @@ target_train_pipeline = [
 ]
 # DAFormer: samples_per_gpu=2 (2 source + 2 target images), 1 GPU
 train_dataloader = dict(
-    _delete_=True,
     batch_size=2,
     num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='SourceTargetSampler', shuffle=True),
     dataset=dict(
-        type='SourceTargetDataset',
-        source=dict(
-            _base_.source_train_dataset, pipeline=source_train_pipeline),
-        target=dict(
-            _base_.target_train_dataset, pipeline=target_train_pipeline)))
+        source=dict(pipeline=source_train_pipeline),
+        target=dict(pipeline=target_train_pipeline)))

@@ -7,7 +7,7 @@ _base_ = [
 ]
 crop_size = (512, 512)
 # ImageNet normalisation in RGB (mmseg's SegFormer and all DAFormer runs)
-data_preprocessor = dict(
+imagenet_rgb_preprocessor = dict(
     type='UDASegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
@@ -19,7 +19,7 @@ norm_cfg = dict(type='BN', requires_grad=True)  # DAFormer: BN, not SyncBN
 checkpoint = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/mit_b5_20220624-658746d9.pth'  # noqa
 segformer_mitb5 = dict(
     type='UDAEncoderDecoder',
-    data_preprocessor=data_preprocessor,
+    data_preprocessor=imagenet_rgb_preprocessor,
     # mmseg's MiT-B5 (configs/segformer/segformer_mit-b5_*.py)
     backbone=dict(
         type='MixVisionTransformer',
@@ -52,11 +52,7 @@ segformer_mitb5 = dict(
     train_cfg=dict(),
     # our evaluation protocol: logits upsampled once to the label size
     test_cfg=dict(mode='whole', logits_to_ori_shape=True))
-model = dict(
-    _delete_=True,
-    segmentor=segformer_mitb5,
-    data_preprocessor=data_preprocessor,
-    **_base_.uda)
+model = dict(_delete_=True, segmentor=segformer_mitb5, **_base_.uda)
 # DAFormer for MiT encoders: no weight decay on positional blocks and norms
 optim_wrapper = dict(
     segmentor=dict(

@@ -4,6 +4,7 @@ import os.path as osp
 
 import cv2
 import mmseg
+import pytest
 
 from tests.tool_runs import run_python
 
@@ -11,6 +12,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'benchmarks', 'data_loader.py')
 
 
+@pytest.mark.slow
 def test_data_loader_benchmark_runs_and_reports(tmp_path):
     out = str(tmp_path / 'figures.json')
     data_root = str(tmp_path / 'frames')

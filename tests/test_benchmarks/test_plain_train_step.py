@@ -110,6 +110,7 @@ def _assert_same_step(ours, ours_wrapper, plain, plain_wrapper, batches):
     'vanilla_multi', 'lsgan_single', 'advent', 'minent', 'ssl',
     'originals_listing', 'channels_last'
 ])
+@pytest.mark.slow
 def test_plain_step_restates_uda_train_step(variant, repo_root):
     cfg = _uda_cfg(variant, repo_root)
     ours, ours_wrapper, plain, plain_wrapper = _build(cfg)
@@ -139,6 +140,7 @@ def test_plain_step_restates_uda_train_step(variant, repo_root):
     assert all(p.requires_grad for p in plain.parameters())
 
 
+@pytest.mark.slow
 def test_plain_step_restates_source_only_train_step(repo_root):
     cfg = Config.fromfile(f'{repo_root}/{SOURCE_ONLY}')
     ours, ours_wrapper, plain, plain_wrapper = _build(cfg)

@@ -16,9 +16,10 @@ def _cfg(name):
 
 def _check_common(cfg, source_type, max_iters):
     model = cfg.model
-    assert model.data_preprocessor.type == 'UDASegDataPreProcessor'
-    assert model.data_preprocessor.mean == CAFFE_BGR_MEAN
+    # the UDA model takes its data preprocessor from the segmentor
+    assert 'data_preprocessor' not in model
     seg = model.segmentor
+    assert seg.data_preprocessor.mean == CAFFE_BGR_MEAN
     for head in (seg.decode_head, seg.auxiliary_head):
         assert tuple(head.dilations) == (6, 12, 18, 24)  # ADVENT's classifier
     assert seg.decode_head.loss_decode.loss_weight == 1.0
@@ -29,7 +30,7 @@ def _check_common(cfg, source_type, max_iters):
                                      weight_decay=5e-4)
     assert seg_opt.paramwise_cfg.custom_keys.decode_head.lr_mult == 10.0
     assert seg_opt.paramwise_cfg.custom_keys.auxiliary_head.lr_mult == 10.0
-    assert seg_opt.originals_listing is True
+    assert seg_opt.constructor == 'OriginalsListingOptimWrapperConstructor'
     for name, schedulers in cfg.param_scheduler.items():
         (poly, ) = schedulers
         assert poly.end == 250001

@@ -41,7 +41,7 @@ def test_bdl_ssl_config_pins_bdl(repo_root):
     assert cfg.ssl_weight == 1.0
     assert cfg.pseudo_label_rule == dict(rule='bdl', quantile=0.5, cap=0.9)
     [hook] = cfg.custom_hooks
-    assert hook.type == 'SelfTrainingHook'
+    assert hook.type == 'PseudoLabelRoundsHook'
     assert hook.rule == cfg.pseudo_label_rule
     assert hook.rounds_at == cfg.ssl_rounds_at == []
     assert hook.initial_labels == cfg.initial_pseudo_labels

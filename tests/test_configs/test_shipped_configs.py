@@ -146,9 +146,10 @@ def test_adaptseg_multi_level_is_the_originals():
     cfg = _cfg(ADAPTSEG.format('gta2cs'))
     model = cfg.model
     assert model.type == 'AdversarialUDASegmentor'
-    assert model.data_preprocessor.type == 'UDASegDataPreProcessor'
-    assert model.data_preprocessor.mean == CAFFE_BGR_MEAN
+    # the UDA model takes its data preprocessor from the segmentor
+    assert 'data_preprocessor' not in model
     seg = model.segmentor
+    assert seg.data_preprocessor.mean == CAFFE_BGR_MEAN
     # AdaptSegNet's published classifier sums rates (6, 12) only
     assert tuple(seg.decode_head.dilations) == (6, 12)
     assert tuple(seg.auxiliary_head.dilations) == (6, 12)
@@ -165,7 +166,7 @@ def test_adaptseg_multi_level_is_the_originals():
                                      weight_decay=5e-4)
     assert seg_opt.paramwise_cfg.custom_keys.decode_head.lr_mult == 10.0
     assert seg_opt.paramwise_cfg.custom_keys.auxiliary_head.lr_mult == 10.0
-    assert seg_opt.originals_listing is True
+    assert seg_opt.constructor == 'OriginalsListingOptimWrapperConstructor'
     assert cfg.optim_wrapper.discriminators.optimizer == dict(
         type='Adam', lr=1e-4, betas=(0.9, 0.99))
     for name in ('segmentor', 'discriminators'):

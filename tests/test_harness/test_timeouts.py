@@ -56,6 +56,7 @@ def test_the_suite_runs_under_a_per_test_timeout(pytestconfig):
     assert 600 <= float(pytestconfig.getini('timeout')) <= 3600
 
 
+@pytest.mark.slow
 def test_a_hanging_test_fails_within_its_timeout(repo_root, tmp_path):
     test_file = tmp_path / 'test_hangs.py'
     test_file.write_text('import time\n\n\ndef test_hangs():\n'
@@ -70,6 +71,7 @@ def test_a_hanging_test_fails_within_its_timeout(repo_root, tmp_path):
     assert seconds < 60
 
 
+@pytest.mark.slow
 def test_a_hanging_tool_run_is_killed_with_its_children(tmp_path):
     pid_file = str(tmp_path / 'child.pid')
     start = time.monotonic()
@@ -81,6 +83,7 @@ def test_a_hanging_tool_run_is_killed_with_its_children(tmp_path):
     _assert_ends(pid_file)
 
 
+@pytest.mark.slow
 def test_the_per_test_timeout_also_kills_a_running_tool(repo_root,
                                                         tmp_path):
     pid_file = str(tmp_path / 'child.pid')

@@ -28,6 +28,7 @@ def _five_class_checkpoint(path):
     torch.save(dict(meta=dict(iter=2), state_dict=state), path)
 
 
+@pytest.mark.slow
 def test_test_py_refuses_another_class_count(repo_root, tmp_path):
     ckpt = str(tmp_path / 'five.pth')
     _five_class_checkpoint(ckpt)
@@ -37,6 +38,7 @@ def test_test_py_refuses_another_class_count(repo_root, tmp_path):
     assert 'num_classes=7' in err
 
 
+@pytest.mark.slow
 def test_train_py_refuses_load_from_and_resume(repo_root, tmp_path):
     work = str(tmp_path / 'work')
     ckpt = str(tmp_path / 'five.pth')
@@ -55,6 +57,7 @@ def test_train_py_refuses_load_from_and_resume(repo_root, tmp_path):
     assert 'num_classes=7' in err
 
 
+@pytest.mark.slow
 def test_resume_with_no_readable_checkpoint_names_them(repo_root, tmp_path):
     work = str(tmp_path / 'work')
     os.makedirs(work)

@@ -118,6 +118,7 @@ def test_test_data_would_break_a_wrong_reader(tmp_path):
             expected_trainids(bgr[:, :, 2], SYNTHIA_MAP))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', sorted(LAYOUTS))
 def test_convert_and_rerun(tmp_path, kind):
     tool, make = LAYOUTS[kind]
@@ -139,6 +140,7 @@ def test_convert_and_rerun(tmp_path, kind):
     check_outputs(label_dir, expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind,nproc', [('gta', '2'), ('synthia', '1')])
 def test_corrupt_input(tmp_path, kind, nproc):
     tool, make = LAYOUTS[kind]

@@ -54,6 +54,7 @@ def tiny_report(repo_root, tmp_path_factory):
     return proc, report, table
 
 
+@pytest.mark.slow
 def test_tiny_mode_passes_every_cpu_check(tiny_report):
     proc, report, _ = tiny_report
     failed = {c['name']: c['reason'] for c in report['checks']
@@ -74,6 +75,7 @@ def test_tiny_mode_passes_every_cpu_check(tiny_report):
                                 'fail': 0, 'skip': len(CUDA_ONLY)}
 
 
+@pytest.mark.slow
 def test_tiny_mode_figures(tiny_report):
     _, report, _ = tiny_report
     fig = {c['name']: c['figures'] for c in report['checks']}
@@ -107,6 +109,7 @@ def test_tiny_mode_figures(tiny_report):
     assert fig['dacs_mitb5']['ms_per_iter'] > 0
 
 
+@pytest.mark.slow
 def test_tiny_mode_table(tiny_report):
     proc, report, table = tiny_report
     assert table in proc.stdout
@@ -127,6 +130,7 @@ def test_tiny_mode_table(tiny_report):
            f'{len(CUDA_ONLY)} skipped**' in table
 
 
+@pytest.mark.slow
 def test_full_mode_refuses_a_machine_without_gpu(repo_root, tmp_path):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
     work = str(tmp_path / 'work')
@@ -137,6 +141,7 @@ def test_full_mode_refuses_a_machine_without_gpu(repo_root, tmp_path):
     assert not osp.exists(work)
 
 
+@pytest.mark.slow
 def test_a_failing_check_is_reported_and_sets_the_exit_code(repo_root,
                                                             tmp_path):
     # the re-ranking needs the ranking of rank_targets, not selected here
@@ -156,6 +161,7 @@ def test_a_failing_check_is_reported_and_sets_the_exit_code(repo_root,
     assert '| rerank_2rank | FAIL |' in proc.stdout
 
 
+@pytest.mark.slow
 def test_work_dir_of_something_else_is_refused(repo_root, tmp_path):
     work = tmp_path / 'precious'
     work.mkdir()

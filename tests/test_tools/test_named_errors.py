@@ -37,6 +37,7 @@ def _truncated(path):
         f.write(data[:len(data) // 2])
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_named(repo_root, tmp_path):
     ckpt = str(tmp_path / 'cut.pth')
     _truncated(ckpt)
@@ -49,6 +50,7 @@ def test_truncated_checkpoint_is_named(repo_root, tmp_path):
     assert 'Checkpoints will be saved' not in out
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_is_refused(repo_root, tmp_path):
     # the demo's keys under another name: nothing would load
     ckpt = str(tmp_path / 'other.pth')
@@ -64,6 +66,7 @@ def test_checkpoint_of_another_model_is_refused(repo_root, tmp_path):
         assert 'Checkpoints will be saved' not in out
 
 
+@pytest.mark.slow
 def test_wrong_weight_is_named_at_build(repo_root, tmp_path):
     # other types and signs: tests/test_utils/test_number_checks.py
     out = _fail(repo_root, 'tools/train.py', UDA_CONFIG, '--work-dir',
@@ -75,6 +78,7 @@ def test_wrong_weight_is_named_at_build(repo_root, tmp_path):
     assert 'Checkpoints will be saved' not in out
 
 
+@pytest.mark.slow
 def test_launcher_pytorch_outside_torchrun_names_the_command(
         repo_root, tmp_path):
     env = {k: v for k, v in os.environ.items()
@@ -112,6 +116,7 @@ def test_empty_source_directory_is_named(repo_root, tmp_path):
                                      f"'{empty}'")
 
 
+@pytest.mark.slow
 def test_empty_target_directory_is_named(repo_root, tmp_path):
     domain = 'target'
     data, empty = _demo_without_images(tmp_path, domain)

@@ -2,6 +2,7 @@
 directory scores every image again with it."""
 import os.path as osp
 
+import pytest
 import torch
 
 from tests.reference.tiny_layouts import make_cityscapes
@@ -13,6 +14,7 @@ def _scores(rank_dir):
         return f.read()
 
 
+@pytest.mark.slow
 def test_another_checkpoint_is_not_served_stale_scores(repo_root, tmp_path):
     tmp = str(tmp_path)
     cs = osp.join(tmp, 'cityscapes')

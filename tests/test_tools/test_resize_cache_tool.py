@@ -81,6 +81,7 @@ def read_manifest(out):
         return json.load(f)
 
 
+@pytest.mark.slow
 def test_subprocess_end_to_end(layout):
     cfg, gta, _, out = layout
     proc = run_python([TOOL, cfg, out, '--nproc', '2'], repo_root=REPO,

@@ -22,6 +22,7 @@ def test_missing_wheel_folder_is_named(tmp_path):
     assert f'WHEELS={tmp_path / "nowhere"} is not a directory' in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.version.cuda is not None, reason='needs a CPU build of torch')
 def test_force_cuda_on_a_cpu_torch_is_refused_before_building(tmp_path):
     # The installed mmcv has CPU ops only, so CUDA ops mean a rebuild; with a CPU torch that can only fail, and it
@@ -34,6 +35,7 @@ def test_force_cuda_on_a_cpu_torch_is_refused_before_building(tmp_path):
     assert not (tmp_path / 'cache' / 'wheels').exists() or not any((tmp_path / 'cache' / 'wheels').rglob('*.whl'))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.version.cuda is not None, reason="expects the CPU-ops mmcv of a CPU torch")
 def test_installed_cpu_ops_are_kept_without_force_cuda(tmp_path):
     # WITH_TESTS=1 as `make test` runs it, so the editable install is recognised and left as it is.

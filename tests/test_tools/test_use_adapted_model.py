@@ -69,6 +69,7 @@ def trained(repo_root, tmp_path_factory):
     return dict(root=root, data=data, work=work, out=out, options=options)
 
 
+@pytest.mark.slow
 def test_warm_start_log_is_short_and_says_what_happened(trained):
     out = trained['out']
     # a plain checkpoint into a UDA model: said in one line, not an error
@@ -88,6 +89,7 @@ def _miou(out):
     return float(found[-1])
 
 
+@pytest.mark.slow
 def test_plain_config_tests_the_adapted_segmentor(repo_root, trained):
     ckpt = osp.join(trained['work'], 'iter_2.pth')
     opts = _test_options(trained['data'])
@@ -109,6 +111,7 @@ def _predict(config, checkpoint, image):
     return model, result.seg_logits.data
 
 
+@pytest.mark.slow
 def test_init_model_inference_model_and_export(repo_root, trained):
     ckpt = osp.join(trained['work'], 'iter_2.pth')
     image = sorted(glob.glob(osp.join(
@@ -144,6 +147,7 @@ def test_init_model_inference_model_and_export(repo_root, trained):
         torch.testing.assert_close(exported_logits, logits)
 
 
+@pytest.mark.slow
 def test_resume_stays_in_its_work_dir_and_keeps_older_files(
         repo_root, trained):
     original = trained['work']

@@ -43,6 +43,7 @@ print(type(hub['log_scalars']['train/loss']).__name__, 'after the import')
 """
 
 
+@pytest.mark.slow
 def test_mmengine_checkpoint_loads_once_the_package_is_imported(
         repo_root, tmp_path):
     path = str(tmp_path / 'ckpt.pth')

@@ -190,6 +190,7 @@ def test_load_tool_config_refuses_before_building():
     assert cfg.model.adv_weights.main == 0.1
 
 
+@pytest.mark.slow
 def test_train_tool_exits_with_the_message(tmp_path):
     work_dir = str(tmp_path / 'work')
     proc = run_python(['tools/train.py', ADAPTSEG, '--work-dir', work_dir,

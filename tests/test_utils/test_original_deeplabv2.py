@@ -43,6 +43,7 @@ def _logits(model, x):
     return aux, model.decode_head.forward(feats)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('drop_num_batches_tracked', [True, False])
 def test_multi_level_advent_file(repo_root, tmp_path,
                                  drop_num_batches_tracked):
@@ -66,6 +67,7 @@ def test_multi_level_advent_file(repo_root, tmp_path,
     assert (aux - ref_aux).abs().max() < 1e-4
 
 
+@pytest.mark.slow
 def test_train_mode_uses_batch_statistics_like_the_original(tmp_path):
     """Frozen BN parameters, but batch statistics and running-stat updates
     in train mode, exactly as the originals."""
@@ -93,6 +95,7 @@ def test_train_mode_uses_batch_statistics_like_the_original(tmp_path):
     assert all(p.requires_grad for p in model.decode_head.parameters())
 
 
+@pytest.mark.slow
 def test_adaptsegnet_single_level_two_rates(repo_root, tmp_path):
     # AdaptSegNet builds 4 convs but sums only (6, 12).
     original = _original(multi_level=False, used_rates=2).eval()
@@ -109,6 +112,7 @@ def test_adaptsegnet_single_level_two_rates(repo_root, tmp_path):
     assert (main - ref_main).abs().max() < 1e-4
 
 
+@pytest.mark.slow
 def test_scale_prefixed_init_file_loads_into_backbone(tmp_path):
     original = _original(layers=(3, 4, 23, 3), num_classes=21).eval()
     init = {f'Scale.{k}': v for k, v in original.state_dict().items()}
@@ -141,6 +145,7 @@ def test_unknown_key_and_bad_num_rates_are_refused():
         convert_original_deeplabv2(state)
 
 
+@pytest.mark.slow
 def test_missing_source_file_is_named(repo_root, tmp_path):
     missing = osp.join(tmp_path, 'nope.pth')
     proc = run_python(['tools/model_converters/original_deeplabv2.py',
@@ -151,6 +156,7 @@ def test_missing_source_file_is_named(repo_root, tmp_path):
     assert not osp.exists(osp.join(tmp_path, 'out.pth'))
 
 
+@pytest.mark.slow
 def test_checkpoint_of_ours_keeps_the_first_convs(repo_root, tmp_path):
     """A UDA checkpoint of ours with --num-rates 2: the segmentor's weights
     with the main classifier's first two convs, the form BDL's perceptual

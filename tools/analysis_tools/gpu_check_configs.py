@@ -13,11 +13,14 @@ from typing import Dict, Tuple
 
 from mmseg_uda.utils.atomic_io import atomic_write_text
 
-# the method bases composed with the demo model and data
+# the method bases composed with the demo model and data: (schedule, method)
 METHOD_BASES = dict(
-    minent='configs/_base_/uda/minent.py',
-    advent='configs/_base_/uda/advent.py',
-    dacs='configs/_base_/uda/dacs.py',
+    minent=('configs/_base_/schedules/schedule_minent_120k.py',
+            'configs/_base_/uda/minent.py'),
+    advent=('configs/_base_/schedules/schedule_advent_120k.py',
+            'configs/_base_/uda/advent.py'),
+    dacs=('configs/_base_/schedules/schedule_dacs_40k.py',
+          'configs/_base_/uda/dacs.py'),
 )
 DEMO_ADAPTSEG = 'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py'
 TRANSLATOR = 'configs/bdl/cyclegan_perceptual_gta2cs.py'
@@ -29,6 +32,7 @@ _METHOD = """_base_ = [
     {model!r},
     {data!r},
     {runtime!r},
+    {schedule!r},
     {method!r},
 ]
 num_classes = 7
@@ -153,11 +157,12 @@ def demo_configs(repo: str, out_dir: str, data_root: str, label_root: str,
         osp.join(out_dir, 'adaptseg_demo.py'),
         f'_base_ = [{_abs(repo, DEMO_ADAPTSEG)!r}]\n' + loader_settings(
             data_root, n, batch, workers, ckpt_interval=n))
-    for name, base in METHOD_BASES.items():
+    for name, (schedule, method) in METHOD_BASES.items():
         n = iters['method']
         text = _METHOD.format(
             model=_abs(repo, DEMO_MODEL), data=_abs(repo, DEMO_DATA),
-            runtime=_abs(repo, RUNTIME), method=_abs(repo, base),
+            runtime=_abs(repo, RUNTIME), schedule=_abs(repo, schedule),
+            method=_abs(repo, method),
             # DACS runs single-level, as the shipped DACS configs
             aux='None' if name == 'dacs' else _AUX)
         # the loaders merge into the composed config, so it is a base

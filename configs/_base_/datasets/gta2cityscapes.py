@@ -10,37 +10,27 @@ target_root = 'data/cityscapes'
 source_scale = (1280, 720)  # (w, h)
 target_scale = (1024, 512)  # (w, h)
 
+# The originals' resize (give it a `scale`): to a fixed size, bicubic with
+# PIL; labels loaded before it are resized nearest.
+originals_resize = dict(
+    type='Resize', keep_ratio=False, interpolation='bicubic',
+    backend='pillow')
 source_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(
-        type='Resize',
-        scale=source_scale,
-        keep_ratio=False,
-        interpolation='bicubic',
-        backend='pillow'),
+    dict(originals_resize, scale=source_scale),
     dict(type='PackSegInputs'),
 ]
 # Target training images carry no labels in UDA.
 target_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(
-        type='Resize',
-        scale=target_scale,
-        keep_ratio=False,
-        interpolation='bicubic',
-        backend='pillow'),
+    dict(originals_resize, scale=target_scale),
     dict(type='PackSegInputs'),
 ]
 # Labels are loaded after the resize, so they stay at full resolution.
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(
-        type='Resize',
-        scale=target_scale,
-        keep_ratio=False,
-        interpolation='bicubic',
-        backend='pillow'),
+    dict(originals_resize, scale=target_scale),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]

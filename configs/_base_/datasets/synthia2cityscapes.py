@@ -9,12 +9,7 @@ source_scale = (1280, 760)  # (w, h)
 source_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(
-        type='Resize',
-        scale=source_scale,
-        keep_ratio=False,
-        interpolation='bicubic',
-        backend='pillow'),
+    dict(_base_.originals_resize, scale=source_scale),
     dict(type='PackSegInputs'),
 ]
 source_train_dataset = dict(

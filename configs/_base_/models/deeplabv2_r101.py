@@ -17,6 +17,19 @@ data_preprocessor = dict(
     size_divisor=1,
     pad_val=0,
     seg_pad_val=255)
+# The classifier of both levels: dilated 3x3 convs straight to the classes,
+# summed; CE over the non-ignored pixels of the logits upsampled with
+# align_corners=True.
+classifier = dict(
+    type='DeepLabV2Head',
+    dilations=(6, 12, 18, 24),
+    num_classes=19,
+    align_corners=True,
+    loss_decode=dict(
+        type='CrossEntropyLoss',
+        use_sigmoid=False,
+        loss_weight=1.0,
+        avg_non_ignore=True))
 model = dict(
     type='UDAEncoderDecoder',
     data_preprocessor=data_preprocessor,
@@ -32,30 +45,14 @@ model = dict(
         ceil_mode=True,
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    decode_head=dict(
-        type='DeepLabV2Head',
-        in_channels=2048,
-        in_index=1,
-        dilations=(6, 12, 18, 24),
-        num_classes=19,
-        align_corners=True,
-        loss_decode=dict(
-            type='CrossEntropyLoss',
-            use_sigmoid=False,
-            loss_weight=1.0,
-            avg_non_ignore=True)),
+    # main classifier on layer4
+    decode_head=dict(classifier, in_channels=2048, in_index=1),
+    # auxiliary classifier on layer3, loss weight 0.1
     auxiliary_head=dict(
-        type='DeepLabV2Head',
+        classifier,
         in_channels=1024,
         in_index=0,
-        dilations=(6, 12, 18, 24),
-        num_classes=19,
-        align_corners=True,
-        loss_decode=dict(
-            type='CrossEntropyLoss',
-            use_sigmoid=False,
-            loss_weight=0.1,
-            avg_non_ignore=True)),
+        loss_decode=dict(classifier['loss_decode'], loss_weight=0.1)),
     train_cfg=dict(),
     # The originals' protocol: logits upsampled once, bilinearly with
     # align_corners=True, to the full label size before the argmax.

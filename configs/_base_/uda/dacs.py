@@ -1,14 +1,16 @@
 # DACS: online self-training on ClassMix images pseudo-labelled by a mean
-# teacher, with DAFormer's defaults (DAFormer: configs/_base_/uda/dacs.py,
-# configs/_base_/schedules/{adamw,poly10warm}.py and experiments.py).
-# A method config builds the model as
-#   model = dict(_delete_=True, segmentor=_base_.model, data_preprocessor=
-#                dict(_base_.data_preprocessor, type='UDASegDataPreProcessor',
-#                     size=crop_size), **_base_.uda)
-# and feeds source and target batches of one (cropped) size.
-_base_ = ['../schedules/schedule_250k_poly.py']  # hooks, loops (replaced)
+# teacher, with DAFormer's defaults (DAFormer: configs/_base_/uda/dacs.py and
+# experiments.py). The teacher's EMA hook, AdamW and the warm-up + poly
+# schedule: ../schedules/schedule_dacs_40k.py. A method config builds the
+# model as
+#   model = dict(_delete_=True, segmentor=dict(_base_.model,
+#                data_preprocessor=dict(_base_.data_preprocessor,
+#                                       size=crop_size, size_divisor=None)),
+#                **_base_.uda)
+# (the UDA model takes its data preprocessor from the segmentor) and feeds
+# source and target batches of one (cropped) size.
 uda = dict(
-    type='SelfTrainingUDASegmentor',
+    type='DACSUDASegmentor',
     # DAFormer pseudo_threshold: confidence a pixel needs to count towards
     # the pseudo-label weight
     pseudo_threshold=0.968,
@@ -22,40 +24,3 @@ uda = dict(
     blur_prob=0.5,
     blur_sigma=(0.15, 1.15),
     blur_kernel_ratio=0.1)
-# The teacher is an EMA of the student. DAFormer: alpha=0.999 (its base DACS
-# config has 0.99; every DAFormer result and its DeepLab-v2 DACS rerun use
-# 0.999), ramp min(1 - 1 / (iter + 1), alpha).
-custom_hooks = [
-    dict(type='MeanTeacherHook', momentum=0.999, interval=1, warm_up=True)
-]
-# One optimizer, for the student only (the teacher is not trained).
-# DAFormer: AdamW lr 6e-5, betas (0.9, 0.999), weight decay 0.01, heads at
-# 10x lr ('head' matches decode_head and auxiliary_head).
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='MultiOptimWrapperConstructor',
-    segmentor=dict(
-        type='OptimWrapper',
-        optimizer=dict(
-            type='AdamW', lr=6e-05, betas=(0.9, 0.999), weight_decay=0.01),
-        paramwise_cfg=dict(custom_keys=dict(head=dict(lr_mult=10.0)))))
-# DAFormer poly10warm over 40k iterations: linear warm-up over 1500
-# iterations from a ratio of 1e-6, multiplying a poly (power 1.0) decay to 0
-# over the whole run: lr_i = lr * (1 - i / 40000) * w_i. mmengine's
-# schedulers decay over end - begin - 1 steps, hence 1501 and 40001.
-param_scheduler = dict(
-    _delete_=True,
-    segmentor=[
-        dict(type='LinearLR', start_factor=1e-06, end_factor=1.0, begin=0,
-             end=1501, by_epoch=False),
-        dict(type='PolyLR', eta_min=0.0, power=1.0, begin=0, end=40001,
-             by_epoch=False)
-    ])
-# DAFormer: 40k iterations, evaluation every 4k.
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)
-# The student is wrapped in DDP; the frozen teacher is not (no gradients).
-model_wrapper_cfg = dict(
-    type='MMSeparateDistributedDataParallel', find_unused_parameters=False)
-default_hooks = dict(
-    checkpoint=dict(interval=4000, save_best='mIoU', rule='greater'))

@@ -29,6 +29,7 @@ def _equal(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['with_hook', 'without_hook'])
 def test_ranks_validate_with_the_checkpoint_statistics(repo_root, tmp_path,
                                                        mode):

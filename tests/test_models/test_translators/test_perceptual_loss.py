@@ -70,6 +70,7 @@ def _no_host_reads(monkeypatch):
         monkeypatch.setattr(torch.Tensor, name, refuse)
 
 
+@pytest.mark.slow
 def test_semantic_logits_read_no_tensor_to_host(tmp_path, monkeypatch):
     """The segmentor's input format is read once, at build time: the
     perceptual loss of a step makes no host round trip (a GPU sync), and

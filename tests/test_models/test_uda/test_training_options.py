@@ -23,6 +23,7 @@ def _parameters(model):
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
+@pytest.mark.slow
 def test_channels_last_gives_the_same_step():
     plain = _model('multi')
     fast = _model('multi', channels_last=True)
@@ -54,6 +55,7 @@ def _record_discriminator_inputs(model):
     return seen
 
 
+@pytest.mark.slow
 def test_discriminator_input_size():
     batch = _batch(seed=4)
     # logits of the tiny inputs are about 6x8: two 4x4 stride-2 convs fit
