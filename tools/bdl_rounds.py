@@ -142,7 +142,7 @@ def find_step(pipeline: List[dict], type_name: str, where: str) -> dict:
     return steps[0]
 
 
-def self_training_hook(cfg: Config) -> dict:
+def rounds_hook(cfg: Config) -> dict:
     """The ``PseudoLabelRoundsHook`` entry of a segmentor config's hooks."""
     hooks = [h for h in cfg.get('custom_hooks', [])
              if h.get('type') == 'PseudoLabelRoundsHook']
@@ -190,7 +190,7 @@ def segmentor_round_config(base: Config, out_dir: str,
     if translated is not None:
         dataset.source.data_prefix.img_path = translated
     root = osp.join(out_dir, label_root)
-    hook = self_training_hook(cfg)
+    hook = rounds_hook(cfg)
     hook.label_root = root
     hook.initial_labels = labels
     load = find_step(dataset.target.pipeline, 'LoadPseudoLabels',
@@ -331,7 +331,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         seg_ckpt = driver.train('round0/segmentor', seg_config,
                                 driver.path('round0', 'segmentor'))
 
-    rule_args = rule_arguments(self_training_hook(seg_base).get('rule', {}))
+    rule_args = rule_arguments(rounds_hook(seg_base).get('rule', {}))
     num_rates = perceptual_num_rates(tr_base)
     for k in range(1, args.rounds + 1):
         rnd = f'round{k}'

@@ -7,6 +7,3 @@ _base_ = [
     '../_base_/uda/advent.py',  # the method: entropy-map discriminators
 ]
 model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
-# mmengine's Runner hands a top-level data_preprocessor to a model that has
-# none: unset it, so that the UDA model takes its segmentor's
-data_preprocessor = None

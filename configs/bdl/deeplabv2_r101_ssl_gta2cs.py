@@ -41,9 +41,6 @@ model = dict(
         _base_.uda,
         adv_weights=dict(main=0.001),
         ssl_weights=dict(main=ssl_weight)))
-# mmengine's Runner hands a top-level data_preprocessor to a model that has
-# none: unset it, so that the UDA model takes its segmentor's
-data_preprocessor = None
 
 # target images carry their pseudo-labels (resized with the image: nearest,
 # an identity at 1024x512 where they were made)

@@ -20,9 +20,6 @@ model = dict(
         _base_.uda,
         # a light discriminator for the CPU demo (the original has 64)
         discriminator=dict(_base_.uda.discriminator, base_channels=16)))
-# mmengine's Runner hands a top-level data_preprocessor to a model that has
-# none: unset it, so that the UDA model takes its segmentor's
-data_preprocessor = None
 # paired source/target batches instead of the source-only loader
 train_dataloader = dict(_delete_=True, **_base_.uda_train_dataloader)
 max_iters = 400

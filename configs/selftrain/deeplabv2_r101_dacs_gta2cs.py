@@ -22,9 +22,6 @@ model = dict(
         data_preprocessor=dict(
             _base_.data_preprocessor, size=crop_size, size_divisor=None)),
     **_base_.uda)
-# mmengine's Runner hands a top-level data_preprocessor to a model that has
-# none: unset it, so that the UDA model takes its segmentor's
-data_preprocessor = None
 # DAFormer's training pipelines: resize keeping the ratio, random 512x512
 # crop (at most 75% of one class on the source), flip 0.5.
 source_train_pipeline = [

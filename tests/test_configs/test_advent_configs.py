@@ -17,7 +17,7 @@ def _cfg(name):
 def _check_common(cfg, source_type, max_iters):
     model = cfg.model
     # the UDA model takes its data preprocessor from the segmentor
-    assert 'data_preprocessor' not in model
+    assert model.data_preprocessor is None
     seg = model.segmentor
     assert seg.data_preprocessor.mean == CAFFE_BGR_MEAN
     for head in (seg.decode_head, seg.auxiliary_head):

@@ -45,7 +45,7 @@ def test_daformer_numbers(path):
     assert loader.dataset.target.pipeline[2].crop_size == (512, 512)
     # ClassMix pads both domains to the crop: the UDA model takes the
     # segmentor's data preprocessor
-    assert 'data_preprocessor' not in cfg.model
+    assert cfg.model.data_preprocessor is None
     assert cfg.model.segmentor.data_preprocessor.size == (512, 512)
     assert cfg.model.segmentor.data_preprocessor.get('size_divisor') is None
     assert cfg.model_wrapper_cfg.type == 'MMSeparateDistributedDataParallel'

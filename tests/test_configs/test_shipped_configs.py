@@ -147,7 +147,7 @@ def test_adaptseg_multi_level_is_the_originals():
     model = cfg.model
     assert model.type == 'AdversarialUDASegmentor'
     # the UDA model takes its data preprocessor from the segmentor
-    assert 'data_preprocessor' not in model
+    assert model.data_preprocessor is None
     seg = model.segmentor
     assert seg.data_preprocessor.mean == CAFFE_BGR_MEAN
     # AdaptSegNet's published classifier sums rates (6, 12) only

@@ -84,7 +84,7 @@ def test_pseudo_label_rule_typo():
     cfg = _cfg(SSL)
     cfg.custom_hooks[0]['rule'] = dict(rule='bdl', quantil=0.5, cap=0.9)
     msg = _refused(cfg)
-    assert "`custom_hooks[0].rule` (option of SelfTrainingHook): unknown " \
+    assert "`custom_hooks[0].rule` (option of PseudoLabelRoundsHook): unknown " \
         "key(s) ['quantil']" in msg
     assert "valid keys: ['cap', 'collect_device', 'keep_cache', " \
         "'num_classes', 'prefix', 'quantile', 'rule', 'threshold']" in msg

@@ -5,6 +5,9 @@
 # (the UDA model takes its data preprocessor from the segmentor).
 uda = dict(
     type='AdversarialUDASegmentor',
+    # None: the segmentor's data preprocessor, for paired batches (an explicit
+    # None also keeps mmengine's Runner from handing in the top-level one)
+    data_preprocessor=None,
     # 5 convs 4x4/2, 64-128-256-512-1, LeakyReLU 0.2, no norm, no sigmoid
     discriminator=dict(
         type='FCDiscriminator', base_channels=64, num_convs=5,

@@ -11,6 +11,9 @@
 # source and target batches of one (cropped) size.
 uda = dict(
     type='DACSUDASegmentor',
+    # None: the segmentor's data preprocessor, for paired batches (an explicit
+    # None also keeps mmengine's Runner from handing in the top-level one)
+    data_preprocessor=None,
     # DAFormer pseudo_threshold: confidence a pixel needs to count towards
     # the pseudo-label weight
     pseudo_threshold=0.968,

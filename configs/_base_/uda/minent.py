@@ -4,5 +4,8 @@
 # ../schedules/schedule_minent_120k.py. Build the model as adaptseg.py says.
 uda = dict(
     type='MinEntUDASegmentor',
+    # None: the segmentor's data preprocessor, for paired batches (an explicit
+    # None also keeps mmengine's Runner from handing in the top-level one)
+    data_preprocessor=None,
     ent_weights=dict(main=0.001, aux=0.0002),
     loss_entropy=dict(type='EntropyLoss'))

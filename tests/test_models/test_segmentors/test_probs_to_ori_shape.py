@@ -22,7 +22,7 @@ def model():
 
 def test_probabilities_softmax_then_one_upsampling(model):
     x = torch.randn(2, 3, 40, 72) * 50
-    ori = (40, 72)  # BDL: the input size (ImgShapeAsOriShape)
+    ori = (40, 72)  # BDL: labels at the input size
     model.test_cfg = ConfigDict(mode='whole', logits_to_ori_shape=True,
                                 probs_to_ori_shape=True)
     with torch.no_grad():
