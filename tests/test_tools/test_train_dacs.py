@@ -22,7 +22,7 @@ def _options(tmp_path, max_iters):
         f'{loader}.dataset.target.pipeline.1.scale=(64,48)',
         f'{loader}.dataset.target.pipeline.2.crop_size=(32,32)',
         f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
-        'model.data_preprocessor.size=(32,32)',
+        'model.segmentor.data_preprocessor.size=(32,32)',
         'model.segmentor.backbone.init_cfg=None',
         'model.segmentor.backbone.depth=18',
         'model.segmentor.backbone.base_channels=16',

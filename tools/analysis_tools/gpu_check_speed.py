@@ -90,7 +90,7 @@ def check_dacs_mitb5(ctx: CheckContext) -> Dict:
                    f'{loader}.source.pipeline.3.crop_size=(64,64)',
                    f'{loader}.target.pipeline.1.scale=(128,64)',
                    f'{loader}.target.pipeline.2.crop_size=(64,64)',
-                   'model.data_preprocessor.size=(64,64)']
+                   'model.segmentor.data_preprocessor.size=(64,64)']
     train = _benchmark(ctx, 'dacs_mitb5', osp.join(ctx.repo, DACS_MITB5),
                        [], options)
     return _figures(train)
