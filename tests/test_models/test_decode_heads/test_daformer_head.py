@@ -1,15 +1,21 @@
 """DAFormerHead: MLP embeddings fused by a separable ASPP, as DAFormer."""
+import os.path as osp
 
 import pytest
 import torch
 import torch.nn as nn
 from mmcv.cnn import DepthwiseSeparableConvModule
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
 
 import mmseg_uda  # noqa: F401  (registers the head)
 from mmseg_uda.models import DAFormerHead
+from tests.conftest import REPO_ROOT
 from tests.reference.daformer_head import OriginalDAFormerHead, copy_from_head
 from tests.reference.original_deeplabv2 import randomize_bn_statistics
 
+CONFIG = 'configs/_base_/models/daformer_sepaspp_mitb5.py'
 IN_CHANNELS = (8, 16, 24, 32)
 SIZES = (16, 8, 4, 2)
 
@@ -136,3 +142,70 @@ def test_bad_settings_are_refused(change, message):
     with pytest.raises((ValueError, KeyError), match=message):
         _tiny_head(**change)
 
+
+def test_shipped_config_pins_daformer_numbers():
+    """Numbers of lhoyer/MIC seg/configs/_base_/models/
+    daformer_sepaspp_mitb5.py (and its base daformer_conv1_mitb5.py)."""
+    model = Config.fromfile(osp.join(REPO_ROOT, CONFIG)).model
+    assert model.type == 'UDAEncoderDecoder'
+    bb = model.backbone
+    # MiT-B5 as in configs/selftrain/segformer_mitb5_dacs_gta2cs.py
+    selftrain = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs/selftrain/segformer_mitb5_dacs_gta2cs.py'))
+    assert bb == selftrain.model.segmentor.backbone
+    assert bb.type == 'MixVisionTransformer'
+    assert list(bb.num_layers) == [3, 6, 40, 3] and bb.embed_dims == 64
+    assert bb.init_cfg.checkpoint.endswith('mit_b5_20220624-658746d9.pth')
+    h = model.decode_head
+    assert h.type == 'DAFormerHead'
+    assert list(h.in_channels) == [64, 128, 320, 512]
+    assert list(h.in_index) == [0, 1, 2, 3]
+    assert h.channels == 256 and h.dropout_ratio == 0.1
+    assert h.num_classes == 19 and h.align_corners is False
+    assert h.norm_cfg == dict(type='BN', requires_grad=True)
+    p = h.decoder_params
+    assert p.embed_dims == 256
+    mlp = dict(type='mlp', act_cfg=None, norm_cfg=None)
+    assert p.embed_cfg == mlp and p.embed_neck_cfg == mlp
+    assert p.fusion_cfg == dict(
+        type='aspp', sep=True, dilations=(1, 6, 12, 18), pool=False,
+        act_cfg=dict(type='ReLU'),
+        norm_cfg=dict(type='BN', requires_grad=True))
+
+    head = MODELS.build(h)
+    assert isinstance(head, DAFormerHead)
+    assert [head.embed_layers[str(i)].proj.in_features
+            for i in range(4)] == [64, 128, 320, 512]
+    assert all(head.embed_layers[str(i)].proj.out_features == 256
+               for i in range(4))
+    aspp = head.fuse_layer.aspp_modules
+    assert aspp[0].conv.kernel_size == (1, 1)
+    assert aspp[0].conv.in_channels == 4 * 256
+    for k, rate in zip((1, 2, 3), (6, 12, 18)):
+        dw = aspp[k].depthwise_conv.conv
+        assert dw.kernel_size == (3, 3) and dw.dilation == (rate, rate)
+        assert dw.padding == (rate, rate) and dw.groups == 4 * 256
+        assert isinstance(aspp[k].depthwise_conv.bn, nn.BatchNorm2d)
+        assert isinstance(aspp[k].pointwise_conv.activate, nn.ReLU)
+        assert aspp[k].pointwise_conv.conv.out_channels == 256
+    bottleneck = head.fuse_layer.bottleneck
+    assert bottleneck.conv.kernel_size == (3, 3)
+    assert bottleneck.conv.in_channels == 4 * 256
+    assert isinstance(bottleneck.bn, nn.BatchNorm2d)
+    assert isinstance(bottleneck.activate, nn.ReLU)
+    assert head.fuse_layer.image_pool is None
+    assert head.dropout.p == 0.1 and head.conv_seg.out_channels == 19
+
+
+def test_shipped_model_builds_and_runs():
+    """The whole MiT-B5 + DAFormer head model (no checkpoint loaded)."""
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(osp.join(REPO_ROOT, CONFIG))
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    assert isinstance(model.decode_head, DAFormerHead)
+    model.eval()
+    with torch.no_grad():
+        logits = model._forward(torch.randn(1, 3, 64, 64))
+    # level 0 of MiT is at 1/4 of the input
+    assert logits.shape == (1, 19, 16, 16)
