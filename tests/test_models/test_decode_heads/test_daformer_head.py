@@ -144,8 +144,10 @@ def test_bad_settings_are_refused(change, message):
 
 
 def test_shipped_config_pins_daformer_numbers():
-    """Numbers of lhoyer/MIC seg/configs/_base_/models/
-    daformer_sepaspp_mitb5.py (and its base daformer_conv1_mitb5.py)."""
+    """Numbers of DAFormer's network, from lhoyer/MIC
+    seg/configs/_base_/models/daformer_sepaspp_mitb5.py
+    (fusion_cfg) and its base
+    seg/configs/_base_/models/daformer_conv1_mitb5.py (the rest)."""
     model = Config.fromfile(osp.join(REPO_ROOT, CONFIG)).model
     assert model.type == 'UDAEncoderDecoder'
     bb = model.backbone
