@@ -1,4 +1,5 @@
 """Decode heads."""
+from .daformer_head import DAFormerHead
 from .deeplabv2_head import DeepLabV2Head
 
-__all__ = ['DeepLabV2Head']
+__all__ = ['DAFormerHead', 'DeepLabV2Head']
