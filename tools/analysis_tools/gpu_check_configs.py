@@ -42,8 +42,6 @@ model = dict(
         _base_.model,
         decode_head=dict(_base_.model.decode_head, num_classes=num_classes),
         auxiliary_head={aux}),
-    data_preprocessor=dict(
-        _base_.data_preprocessor, type='UDASegDataPreProcessor'),
     **_base_.uda)
 train_dataloader = dict(_delete_=True, **_base_.uda_train_dataloader)
 """
