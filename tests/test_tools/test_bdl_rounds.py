@@ -186,11 +186,7 @@ def test_round_lengths_and_perceptual_weights_are_bdls(repo_root, tmp_path):
     sums them: the first two classifier convs, rates (6, 12)."""
     work = osp.join(str(tmp_path), 'bdl')
     proc = run([sys.executable, 'tools/bdl_rounds.py', '--work-dir', work,
-                '--rounds', '2', '--ssl-steps', '2', '--dry-run',
-                # the shipped config names the hook by its type after the
-                # rename
-                '--segmentor-options',
-                'custom_hooks.0.type=PseudoLabelRoundsHook'],
+                '--rounds', '2', '--ssl-steps', '2', '--dry-run'],
                cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
