@@ -29,8 +29,8 @@ TOP, BOTTOM = 3, 5
 
 def _blocky_batch(seed: int, classes=(0, 1, 2, 3)) -> dict:
     """A labelled batch whose labels are constant on 8x8 blocks, so that
-    the 6x6 blocks of the FD's downscaling (32 // 5 feature columns) are
-    often one class."""
+    many 6x6 blocks of the FD's downscaling (label width 32 // feature
+    width 5) hold one class."""
     batch = _batch(seed, True)
     gen = torch.Generator().manual_seed(seed + 100)
     pick = torch.as_tensor(classes)
