@@ -3,10 +3,13 @@
 Source: lhoyer/MIC ``seg/mmseg/models/uda/dacs.py`` (``DACS.forward_train``,
 ``get_pseudo_label_and_weight``) and ``seg/mmseg/models/utils/
 dacs_transforms.py`` (``get_class_masks``, ``generate_class_mask``,
-``one_mix``, ``gaussian_blur``), the same as in lhoyer/DAFormer. Only the
-DACS core is re-stated: no ImageNet feature distance, no pseudo-label crop
-(``pseudo_weight_ignore_top/bottom`` = 0), no masked consistency, no debug
-images. The step runs on one single-level mmseg segmentor (``backbone``
+``one_mix``, ``gaussian_blur``), the same as in lhoyer/DAFormer. Re-stated:
+the DACS core and, optionally, DAFormer's ImageNet feature distance
+(``calc_feat_dist`` after the source CE, backed separately with the source
+graph retained, as ``forward_train`` does; the distance itself from
+tests/reference/daformer_fd.py) and pseudo-label crop
+(``filter_valid_pseudo_region``, in place, before the mixing). Not
+re-stated: masked consistency, debug images. The step runs on one single-level mmseg segmentor (``backbone``
 and ``decode_head``, as DAFormer's DeepLab-v2), and every random draw comes
 in as an argument, so that a test can feed the draws our model made.
 """
@@ -17,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from .daformer_fd import ref_calc_feat_dist, ref_filter_valid_pseudo_region
 
 
 def logits(segmentor: nn.Module, img: Tensor) -> Tensor:
@@ -108,11 +113,19 @@ def weighted_ce(seg_logits: Tensor, label: Tensor,
     return loss.mean()
 
 
-def dacs_step(student: nn.Module, teacher: nn.Module,
-              optimizer: torch.optim.Optimizer, src_img: Tensor,
-              src_label: Tensor, tgt_img: Tensor, threshold: float,
+def dacs_step(student: nn.Module,
+              teacher: nn.Module,
+              optimizer: torch.optim.Optimizer,
+              src_img: Tensor,
+              src_label: Tensor,
+              tgt_img: Tensor,
+              threshold: float,
               choose: Callable[[int, int], Sequence[int]],
-              blur_sigmas: Optional[Sequence[float]]) -> Dict[str, object]:
+              blur_sigmas: Optional[Sequence[float]],
+              imnet: Optional[nn.Module] = None,
+              fdist: Optional[dict] = None,
+              ignore_top: int = 0,
+              ignore_bottom: int = 0) -> Dict[str, object]:
     """One ``DACS.forward_train`` plus the optimizer step of its
     ``train_step``, with the colour jitter not drawn (``color_jitter <=
     color_jitter_probability``) and the blur drawn on (``blur > 0.5``) with
@@ -126,17 +139,37 @@ def dacs_step(student: nn.Module, teacher: nn.Module,
         threshold (float): ``pseudo_threshold``.
         choose: The class draw of :func:`class_masks`.
         blur_sigmas (Sequence[float], optional): One sigma per image.
+        imnet (nn.Module, optional): The frozen ImageNet segmentor; with it
+            the feature distance is on.
+        fdist (dict, optional): ``classes``, ``min_ratio``, ``n_classes``
+            and ``lam`` (``imnet_feature_dist_*``, ``num_classes``).
+        ignore_top, ignore_bottom (int): ``pseudo_weight_ignore_top`` and
+            ``pseudo_weight_ignore_bottom``.
 
     Returns:
-        dict: The source CE, pseudo-label and weight, masks, mixed image
-        (before the blur), label and weight, and the mixed CE.
+        dict: The source CE, the FD (with ``imnet``), pseudo-label and
+        weight (after the crop), masks, mixed image (before the blur),
+        label and weight, the mixed CE and the student's gradients before
+        the optimizer step.
     """
     optimizer.zero_grad()
     out = {}
-    # train on source images
-    src_loss = weighted_ce(logits(student, src_img), src_label[:, 0])
-    src_loss.backward()
+    # train on source images; the same features feed the FD
+    src_feat = student.backbone(src_img)
+    src_loss = weighted_ce(student.decode_head(src_feat), src_label[:, 0])
+    src_loss.backward(retain_graph=imnet is not None)
     out['src_loss'] = src_loss.detach()
+
+    # ImageNet feature distance
+    if imnet is not None:
+        with torch.no_grad():
+            imnet.eval()
+            feat_imnet = [f.detach() for f in imnet.backbone(src_img)]
+        feat_loss = ref_calc_feat_dist(src_feat, feat_imnet, src_label,
+                                       fdist['classes'], fdist['min_ratio'],
+                                       fdist['n_classes'], fdist['lam'])
+        feat_loss.backward()
+        out['feat_loss'] = feat_loss.detach()
 
     # pseudo-labels of the EMA teacher (train mode, no dropout/drop path)
     with torch.no_grad():
@@ -145,6 +178,8 @@ def dacs_step(student: nn.Module, teacher: nn.Module,
                                    mode='bilinear', align_corners=True)
     pseudo_label, pseudo_weight = pseudo_label_and_weight(
         ema_logits, threshold)
+    pseudo_weight = ref_filter_valid_pseudo_region(pseudo_weight, ignore_top,
+                                                   ignore_bottom)
     gt_pixel_weight = torch.ones(pseudo_weight.shape)
     out['pseudo_label'], out['pseudo_weight'] = pseudo_label, pseudo_weight
 
@@ -172,5 +207,8 @@ def dacs_step(student: nn.Module, teacher: nn.Module,
                            out['mixed_label'], out['mixed_weight'])
     mix_loss.backward()
     out['mix_loss'] = mix_loss.detach()
+    out['grads'] = {name: p.grad.clone()
+                    for name, p in student.named_parameters()
+                    if p.grad is not None}
     optimizer.step()
     return out

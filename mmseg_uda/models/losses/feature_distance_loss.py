@@ -27,6 +27,7 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...utils.number_checks import check_weight
 from ..utils.downscale_label_ratio import downscale_label_ratio
 
 Features = Union[Tensor, Sequence[Tensor]]
@@ -145,6 +146,7 @@ class FeatureDistanceLoss(nn.Module):
                  num_classes: int = 19,
                  loss_name: str = 'loss_imnet_feat_dist') -> None:
         super().__init__()
+        check_weight(loss_weight, 'loss_weight')
         bad = [c for c in thing_classes if not 0 <= c < num_classes]
         if bad:
             raise ValueError(f'thing_classes {bad} are outside '

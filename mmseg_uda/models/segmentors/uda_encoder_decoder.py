@@ -2,7 +2,7 @@
 import copy
 import logging
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -26,6 +26,9 @@ class UDAEncoderDecoder(EncoderDecoder):
     list of auxiliary heads). UDA models call it through ``forward`` so a
     DDP wrapper syncs gradients, and compute the source losses from those
     logits with :meth:`loss_by_levels` (the heads' own ``loss_by_feat``).
+    ``mode='levels_and_feats'`` returns ``(levels, feats)``: the same logits
+    and the features they came from (``extract_feat``), for losses on the
+    features of the same forward pass (DAFormer's feature distance).
 
     **Evaluation protocol of the originals.**
 
@@ -67,9 +70,11 @@ class UDAEncoderDecoder(EncoderDecoder):
                 mode: str = 'tensor') -> Union[Dict[str, Tensor], list,
                                                Tensor]:
         """mmseg's modes ``'loss'``, ``'predict'``, ``'tensor'``, plus
-        ``'levels'`` (see the class docstring)."""
+        ``'levels'`` and ``'levels_and_feats'`` (see the class docstring)."""
         if mode == 'levels':
             return self.forward_levels(inputs)
+        if mode == 'levels_and_feats':
+            return self.forward_levels(inputs, return_feats=True)
         return super().forward(inputs, data_samples, mode)
 
     @contextmanager
@@ -117,21 +122,26 @@ class UDAEncoderDecoder(EncoderDecoder):
             return {f'aux_{i}': h for i, h in enumerate(self.auxiliary_head)}
         return {'aux': self.auxiliary_head}
 
-    def forward_levels(self, inputs: Tensor) -> Dict[str, Tensor]:
+    def forward_levels(self, inputs: Tensor, return_feats: bool = False
+                       ) -> Union[Dict[str, Tensor],
+                                  Tuple[Dict[str, Tensor], List[Tensor]]]:
         """Logits of every head from one backbone pass.
 
         Args:
             inputs (Tensor): Images of shape (N, C, H, W).
+            return_feats (bool): Also return the features of
+                ``extract_feat`` the heads were fed.
 
         Returns:
-            dict[str, Tensor]: ``'main'`` and auxiliary logits at feature
-            resolution.
+            dict[str, Tensor] | tuple: ``'main'`` and auxiliary logits at
+            feature resolution; with ``return_feats`` the pair
+            ``(levels, feats)``.
         """
         feats = self.extract_feat(inputs)
         levels = {'main': self.decode_head.forward(feats)}
         for name, head in self._aux_heads().items():
             levels[name] = head.forward(feats)
-        return levels
+        return (levels, feats) if return_feats else levels
 
     def loss_by_levels(self,
                        levels: Dict[str, Tensor],

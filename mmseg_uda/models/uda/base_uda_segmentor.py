@@ -1,6 +1,7 @@
 """Base of the UDA models: a stock mmseg segmentor held by composition."""
 import logging
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import (Callable, Dict, Iterable, List, Mapping, Optional,
+                    Sequence, Union)
 
 import torch
 import torch.nn as nn
@@ -249,8 +250,14 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
         log_vars.update(logs)
         return loss
 
-    def source_step(self, source: dict, optim_wrapper: OptimWrapper,
-                    log_vars: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def source_step(self,
+                    source: dict,
+                    optim_wrapper: OptimWrapper,
+                    log_vars: Dict[str, Tensor],
+                    feature_losses: Optional[Callable[[Sequence[Tensor]],
+                                                      Dict[str,
+                                                           Tensor]]] = None
+                    ) -> Dict[str, Tensor]:
         """Supervised loss on a preprocessed source batch, backward.
 
         The heads' own ``loss_decode`` (e.g. CE main + 0.1 CE aux) on the
@@ -262,17 +269,30 @@ class BaseUDASegmentor(UnwrappedStateDictMixin, BaseModel):
                 domain, preprocessed.
             optim_wrapper (OptimWrapper): The segmentor's wrapper.
             log_vars (dict[str, Tensor]): Logged values, updated in place.
+            feature_losses (callable, optional): Called with the features
+                (``extract_feat``) of the same forward pass; the loss terms
+                it returns are logged as ``src.<name>`` and backed with the
+                source loss, in one backward.
 
         Returns:
             dict[str, Tensor]: The source logits of every level (from
             ``forward(mode='levels')``), still attached to the graph.
         """
         with optim_wrapper.optim_context(self.segmentor):
-            levels = self.segmentor(source['inputs'],
-                                    source['data_samples'], mode='levels')
+            if feature_losses is None:
+                levels = self.segmentor(source['inputs'],
+                                        source['data_samples'],
+                                        mode='levels')
+                extra = {}
+            else:
+                levels, feats = self.segmentor(source['inputs'],
+                                               source['data_samples'],
+                                               mode='levels_and_feats')
+                extra = feature_losses(feats)
             losses = self.seg.loss_by_levels(levels, source['data_samples'])
             loss = self.record_losses(
-                {f'src.{k}': v for k, v in losses.items()}, log_vars)
+                {f'src.{k}': v for k, v in {**losses, **extra}.items()},
+                log_vars)
         optim_wrapper.backward(loss)
         return levels
 

@@ -1,6 +1,7 @@
 """Online self-training with a mean teacher and ClassMix (DACS)."""
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple
+import functools
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -19,6 +20,8 @@ from ..data_preprocessors.normalization import preprocessor_normalization
 from ..utils import set_requires_grad, unwrap
 from ..utils.class_mix import class_mix, class_mix_masks
 from ..utils.mix_augmentation import mix_augment
+from ..utils.pseudo_weight_crop import crop_pseudo_weight
+from ..utils.state_dict_exclusion import exclude_from_state_dict
 from .base_uda_segmentor import BaseUDASegmentor
 
 
@@ -32,7 +35,8 @@ def disable_stochastic_layers(module: nn.Module) -> None:
 @MODELS.register_module()
 class DACSUDASegmentor(BaseUDASegmentor):
     """DACS: self-training on mixed images, pseudo-labelled by a mean
-    teacher (the UDA method of DAFormer, without its extras).
+    teacher (the UDA method of DAFormer), with DAFormer's optional ImageNet
+    feature distance and pseudo-label crop.
 
     The student is ``segmentor``; ``teacher`` is a second build of the same
     config, frozen (no gradients, not in the optimizer) and kept an
@@ -40,14 +44,19 @@ class DACSUDASegmentor(BaseUDASegmentor):
     :class:`~mmseg_uda.engine.hooks.MeanTeacherHook`. One iteration
     (``train_step``):
 
-    1. source CE of the student (the heads' ``loss_decode``), backward;
+    1. source CE of the student (the heads' ``loss_decode``) and, with
+       ``imnet_feature_dist``, the ImageNet feature distance (FD, below),
+       backward;
     2. the teacher predicts the target images (no grad; in train mode as
        DAFormer's EMA model, i.e. BN with batch statistics, but with dropout
        and drop-path off): logits upsampled to the input size as
        ``encode_decode`` does, softmax, max probability and argmax give the
        pseudo-label; its weight is the fraction of the batch's pixels whose
        confidence is ``>= pseudo_threshold`` (one scalar per batch, as
-       DAFormer);
+       DAFormer); with ``pseudo_weight_ignore_top/bottom`` the weight is
+       0 in that many top/bottom rows of the target image
+       (:func:`~mmseg_uda.models.utils.crop_pseudo_weight`, DAFormer's
+       ``filter_valid_pseudo_region``);
     3. ClassMix (``mix='class'``): half of the classes of each source label
        are pasted from the source image onto the target image; the mixed
        label is the source label where pasted, the pseudo-label elsewhere;
@@ -61,8 +70,32 @@ class DACSUDASegmentor(BaseUDASegmentor):
        :meth:`~mmseg_uda.models.segmentors.UDAEncoderDecoder.loss_by_levels`
        with ``pixel_weight``), backward; one optimizer step.
 
-    Logged: ``src.<level>.loss_ce``, ``mix.<level>.loss_ce`` (``tgt.`` when
-    not mixing), their ``acc_seg`` and ``mix.pseudo_weight``.
+    Logged: ``src.<level>.loss_ce``, ``src.loss_imnet_feat_dist`` (with
+    FD), ``mix.<level>.loss_ce`` (``tgt.`` when not mixing), their
+    ``acc_seg`` and ``mix.pseudo_weight`` (the fraction of confident
+    pixels, before the crop).
+
+    **ImageNet feature distance** (DAFormer's ``imnet_feature_dist_*``).
+    ``imnet_model`` is a third build of the ``segmentor`` config, so the
+    runner's ``init_weights`` gives it the ImageNet weights of the config's
+    ``init_cfg`` and it keeps them: it has no gradients, is in no optimizer
+    (the optimizer wrapper is built for ``segmentor`` only) and runs in eval
+    mode under ``no_grad``. The student's features come from its source
+    forward pass (``extract_feat`` feeding the heads, not a second backbone
+    pass); the loss (e.g. :class:`~mmseg_uda.models.losses.
+    FeatureDistanceLoss`) compares their last level with the frozen copy's
+    on the source labels. DAFormer backs the source CE with
+    ``retain_graph=True`` and then the FD; the gradients add up, so here
+    their sum is backed once through the shared graph: the same gradients,
+    and one backward per forward, which DDP needs to all-reduce them.
+
+    The frozen copy is **not saved in checkpoints**: ``state_dict()`` holds
+    no ``imnet_model.*`` key and loading a state dict keeps its weights and
+    reports none of its keys missing
+    (:func:`~mmseg_uda.models.utils.exclude_from_state_dict`). mmengine's
+    runner calls ``init_weights()`` before it resumes or loads a
+    checkpoint, so a resumed run re-creates the copy from the same ImageNet
+    weights; those must still be at the path of the ``init_cfg``.
 
     Args:
         segmentor (dict): Config of a ``UDAEncoderDecoder`` (the student).
@@ -80,6 +113,17 @@ class DACSUDASegmentor(BaseUDASegmentor):
             to (0.15, 1.15).
         blur_kernel_ratio (float): Blur kernel size relative to the image
             side. Defaults to 0.1.
+        imnet_feature_dist (dict, optional): Config of the feature distance
+            loss, e.g. ``dict(type='FeatureDistanceLoss', loss_weight=0.005,
+            thing_classes=[6, 7, 11, 12, 13, 14, 15, 16, 17, 18],
+            scale_min_ratio=0.75)`` (DAFormer). Its ``num_classes`` and
+            ``ignore_index`` default to the decode head's. None (default):
+            no FD and no frozen copy.
+        pseudo_weight_ignore_top (int): Rows at the top of the target image
+            where the pseudo-label weight is 0. Defaults to 0 (DAFormer:
+            15).
+        pseudo_weight_ignore_bottom (int): Rows at the bottom, likewise.
+            Defaults to 0 (DAFormer: 120).
         data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``;
             its ``mean``/``std`` and channel order are used by the colour
             jitter.
@@ -99,6 +143,9 @@ class DACSUDASegmentor(BaseUDASegmentor):
                  blur_prob: float = 0.5,
                  blur_sigma: Sequence[float] = (0.15, 1.15),
                  blur_kernel_ratio: float = 0.1,
+                 imnet_feature_dist: OptConfigType = None,
+                 pseudo_weight_ignore_top: int = 0,
+                 pseudo_weight_ignore_bottom: int = 0,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None,
                  **kwargs) -> None:
@@ -118,6 +165,16 @@ class DACSUDASegmentor(BaseUDASegmentor):
                 <= check_number(blur_sigma[1], 'blur_sigma[1]'):
             raise ValueError('blur_sigma must be a range (low, high) with '
                              f'0 < low <= high, got {blur_sigma}')
+        for name, rows in (('pseudo_weight_ignore_top',
+                            pseudo_weight_ignore_top),
+                           ('pseudo_weight_ignore_bottom',
+                            pseudo_weight_ignore_bottom)):
+            if isinstance(rows, bool) or not isinstance(rows, int) or \
+                    rows < 0:
+                raise ValueError(f'{name} must be an integer >= 0 (a number '
+                                 f'of pixel rows), got {rows!r}')
+        self.pseudo_weight_ignore = (pseudo_weight_ignore_top,
+                                     pseudo_weight_ignore_bottom)
         self.pseudo_threshold = pseudo_threshold
         self.mix = mix
         self.augment_cfg = dict(
@@ -128,6 +185,50 @@ class DACSUDASegmentor(BaseUDASegmentor):
             blur_kernel_ratio=blur_kernel_ratio)
         self.teacher = MODELS.build(copy.deepcopy(segmentor))
         set_requires_grad(self.teacher, False)
+        self.imnet_feature_dist = None
+        if imnet_feature_dist is not None:
+            self.imnet_feature_dist = self.build_feature_distance(
+                imnet_feature_dist)
+            self.imnet_model = exclude_from_state_dict(
+                MODELS.build(copy.deepcopy(segmentor)))
+            set_requires_grad(self.imnet_model, False)
+
+    def build_feature_distance(self, cfg: ConfigType) -> nn.Module:
+        """Build the ``imnet_feature_dist`` loss, checked.
+
+        Args:
+            cfg (dict): The loss config; ``num_classes`` and
+                ``ignore_index`` default to the decode head's.
+
+        Returns:
+            nn.Module: The loss; called as ``loss(student_feats,
+            imnet_feats, labels)``, it has a ``loss_name``.
+
+        Raises:
+            TypeError: If ``cfg`` is not a config dict with a ``type``, or
+                a value has the wrong type.
+            ValueError: If the type is unknown or the loss refuses a value
+                (the messages name ``imnet_feature_dist``).
+        """
+        if not isinstance(cfg, Mapping) or 'type' not in cfg:
+            raise TypeError(
+                'imnet_feature_dist must be a loss config, e.g. '
+                "dict(type='FeatureDistanceLoss', loss_weight=0.005), or "
+                f'None, got {cfg!r}')
+        cfg = dict(cfg)
+        head = self.seg.decode_head
+        cfg.setdefault('num_classes', head.num_classes)
+        cfg.setdefault('ignore_index', head.ignore_index)
+        try:
+            loss = MODELS.build(cfg)
+        except TypeError as exc:
+            raise TypeError(f'imnet_feature_dist: {exc}') from exc
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f'imnet_feature_dist: {exc}') from exc
+        if not hasattr(loss, 'loss_name'):
+            raise TypeError(f'imnet_feature_dist: {type(loss).__name__} has '
+                            'no loss_name to log it under')
+        return loss
 
     @property
     def student(self) -> nn.Module:
@@ -168,6 +269,27 @@ class DACSUDASegmentor(BaseUDASegmentor):
                         align_corners=teacher.align_corners)
         return self.pseudo_labels_from_logits(logits)
 
+    # -- ImageNet feature distance ------------------------------------------
+    def feature_distance_losses(self, inputs: Tensor, feats: Sequence[Tensor],
+                                labels: Tensor) -> Dict[str, Tensor]:
+        """The ImageNet feature distance of the source images.
+
+        Args:
+            inputs (Tensor): Source images (N, C, H, W), preprocessed.
+            feats (Sequence[Tensor]): The student's features of ``inputs``
+                (``extract_feat``), attached to the graph.
+            labels (Tensor): Source labels (N, 1, H, W).
+
+        Returns:
+            dict[str, Tensor]: ``{loss_name: loss}`` of the FD loss.
+        """
+        imnet = unwrap(self.imnet_model)
+        imnet.eval()
+        with torch.no_grad():
+            imnet_feats = imnet.extract_feat(inputs)
+        loss = self.imnet_feature_dist(feats, imnet_feats, labels)
+        return {self.imnet_feature_dist.loss_name: loss}
+
     # -- the student's weighted loss ---------------------------------------
     @staticmethod
     def label_samples(labels: Tensor) -> List[SegDataSample]:
@@ -205,20 +327,28 @@ class DACSUDASegmentor(BaseUDASegmentor):
         src, tgt = data['source'], data['target']
         log_vars: Dict[str, Tensor] = {}
 
-        # 1. supervised loss on the source domain
-        self.source_step(src, seg_optim, log_vars)
+        src_labels = torch.stack(
+            [s.gt_sem_seg.data for s in src['data_samples']]).long()
+
+        # 1. supervised loss on the source domain (and the FD)
+        feature_losses = None
+        if self.imnet_feature_dist is not None:
+            feature_losses = functools.partial(self.feature_distance_losses,
+                                               src['inputs'],
+                                               labels=src_labels)
+        self.source_step(src, seg_optim, log_vars, feature_losses)
+        src_labels = src_labels.squeeze(1)
 
         # 2. the teacher's pseudo-labels of the target images
         labels, pseudo_weight = self.pseudo_label(tgt['inputs'])
         # expanded on the device: no host synchronisation
         weights = pseudo_weight.detach().expand(labels.shape).clone()
+        if any(self.pseudo_weight_ignore):
+            weights = crop_pseudo_weight(weights, *self.pseudo_weight_ignore)
         images, prefix = tgt['inputs'], 'tgt'
 
         # 3. ClassMix
         if self.mix == 'class':
-            src_labels = torch.stack([
-                s.gt_sem_seg.data for s in src['data_samples']
-            ]).squeeze(1).long()
             if src['inputs'].shape != images.shape or \
                     src_labels.shape != labels.shape:
                 raise ValueError(

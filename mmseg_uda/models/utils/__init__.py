@@ -9,6 +9,7 @@ from .nonfinite_guard import (NONFINITE_MODES, NonFiniteLossError,
 from .optim_steps import (refuse_accumulation, step_wrappers,
                           training_wrappers)
 from .pseudo_weight_crop import crop_pseudo_weight
+from .state_dict_exclusion import exclude_from_state_dict
 from .unwrapped_state_dict import UnwrappedStateDictMixin
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     'set_requires_grad', 'unwrap', 'NONFINITE_MODES', 'NonFiniteLossError',
     'all_ranks_finite', 'handle_nonfinite', 'refuse_accumulation',
     'step_wrappers', 'training_wrappers', 'crop_pseudo_weight',
+    'exclude_from_state_dict',
     'UnwrappedStateDictMixin'
 ]

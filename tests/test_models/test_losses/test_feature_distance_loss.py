@@ -130,3 +130,7 @@ def test_bad_input():
         FeatureDistanceLoss(thing_classes=(19, ))
     with pytest.raises(ValueError, match='scale_min_ratio'):
         FeatureDistanceLoss(scale_min_ratio=0)
+    with pytest.raises(ValueError, match='loss_weight'):
+        FeatureDistanceLoss(loss_weight=-0.005)
+    with pytest.raises(TypeError, match='loss_weight'):
+        FeatureDistanceLoss(loss_weight='0.005')

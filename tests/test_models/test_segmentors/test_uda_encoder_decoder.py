@@ -63,3 +63,25 @@ def test_padding_or_mixed_sizes_refused(model):
     with pytest.raises(ValueError, match='padded'):
         model.predict(x[:1], _samples(1, (40, 72), (80, 144),
                                       padding_size=[0, 8, 0, 0]))
+
+
+def test_levels_and_feats_come_from_one_backbone_pass(model):
+    x = torch.randn(1, 3, 40, 72) * 50
+    calls = []
+    handle = model.backbone.register_forward_hook(
+        lambda *args: calls.append(1))
+    try:
+        with torch.no_grad():
+            levels, feats = model(x, mode='levels_and_feats')
+            plain = model(x, mode='levels')
+            extracted = model.extract_feat(x)
+    finally:
+        handle.remove()
+    assert len(calls) == 3  # one pass per call
+    assert set(levels) == set(plain) == set(model.level_names())
+    for name, logits in plain.items():
+        assert torch.equal(levels[name], logits)
+    assert len(feats) == len(extracted)
+    for feat, expected in zip(feats, extracted):
+        assert torch.equal(feat, expected)
+    assert torch.equal(levels['main'], model.decode_head(feats))

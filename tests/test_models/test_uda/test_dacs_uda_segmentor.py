@@ -248,6 +248,76 @@ def _spy(monkeypatch, owner, name, seen):
     monkeypatch.setattr(owner, name, spy)
 
 
+def prepare_restatement(model, monkeypatch, source: dict) -> tuple:
+    """Set up a step of ``model`` to compare with the re-statement.
+
+    Puts ``model`` in train mode with a confident teacher, copies it for
+    the re-statement, spies on the draws and the pseudo-labels (into
+    ``seen``), and checks that both source images hold the same classes,
+    no ignore pixel among them.
+
+    Returns:
+        tuple: The copy, ``seen``, the paired batch, the source labels
+        (N, 1, H, W) and their classes.
+    """
+    model.train()
+    with torch.no_grad():
+        for param in model.teacher.decode_head.parameters():
+            param.mul_(TEACHER_SCALE)
+    reference = copy.deepcopy(model)
+    seen = {}
+    for owner, name in ((dacs_uda_segmentor, 'class_mix_masks'),
+                        (dacs_uda_segmentor, 'class_mix'),
+                        (mix_augmentation, 'gaussian_blur'),
+                        (model, 'pseudo_label')):
+        _spy(monkeypatch, owner, name, seen)
+    data = dict(source=source, target=_batch(1, False))
+    src_label = torch.stack(
+        [s.gt_sem_seg.data for s in data['source']['data_samples']])
+    classes = torch.unique(src_label)
+    for label in src_label:  # the controls of the docstring
+        assert torch.equal(torch.unique(label), classes)
+    assert 255 not in classes
+    return reference, seen, data, src_label, classes
+
+
+def restated_step(reference, seen: dict, data: dict, src_label, classes,
+                  **options) -> dict:
+    """DAFormer's step (``dacs_step``) on the copy of the model, fed the
+    draws our step made (seen by the spies); ``options`` go to
+    ``dacs_step`` (the FD and the crop)."""
+    student = reference.segmentor
+    return dacs_step(
+        student, reference.teacher,
+        torch.optim.SGD([p for p in student.parameters()
+                         if p.requires_grad], lr=0.01),
+        normalised_images(data, 'source'), src_label,
+        normalised_images(data, 'target'), DAFORMER_THRESHOLD,
+        drawn_classes(seen, src_label, classes),
+        seen['gaussian_blur'][0][1].tolist(), **options)
+
+
+def drawn_classes(seen: dict, src_label, classes):
+    """DAFormer's class draw ``choose(n, k)`` replaced by the classes our
+    ClassMix drew (seen by the spy)."""
+    masks = seen['class_mix_masks'][2]
+    drawn = iter([torch.unique(label[mask])
+                  for label, mask in zip(src_label[:, 0], masks)])
+
+    def choose(num, count):
+        picked = next(drawn)
+        assert num == len(classes) and len(picked) == count
+        return [int((classes == c).nonzero()) for c in picked]
+
+    return choose
+
+
+def normalised_images(data: dict, domain: str):
+    """The images of ``domain`` as the preprocessor normalises them."""
+    return torch.stack(data[domain]['inputs']).float() - \
+        CAFFE_MEAN.view(1, 3, 1, 1)
+
+
 def test_train_step_matches_a_restatement_of_daformer(monkeypatch):
     """One step against DAFormer's DACS step with the same draws: source
     CE, pseudo-label and weight, ClassMix masks, mixed image, label and
@@ -265,52 +335,19 @@ def test_train_step_matches_a_restatement_of_daformer(monkeypatch):
     DACS does)."""
     model = _model(multi_level=False, pseudo_threshold=DAFORMER_THRESHOLD,
                    mix='class', color_jitter_prob=0.0, blur_prob=1.0)
-    model.train()
-    with torch.no_grad():
-        for param in model.teacher.decode_head.parameters():
-            param.mul_(TEACHER_SCALE)
-    reference = copy.deepcopy(model)
-    seen = {}
-    for owner, name in ((dacs_uda_segmentor, 'class_mix_masks'),
-                        (dacs_uda_segmentor, 'class_mix'),
-                        (mix_augmentation, 'gaussian_blur'),
-                        (model, 'pseudo_label')):
-        _spy(monkeypatch, owner, name, seen)
-    data = dict(source=_batch(0, True), target=_batch(1, False))
-    src_label = torch.stack(
-        [s.gt_sem_seg.data for s in data['source']['data_samples']])
-    classes = torch.unique(src_label)
-    for label in src_label:  # the controls of the docstring
-        assert torch.equal(torch.unique(label), classes)
-    assert 255 not in classes
+    reference, seen, data, src_label, classes = prepare_restatement(
+        model, monkeypatch, _batch(0, True))
 
     initial = {k: v.detach().clone()
                for k, v in model.segmentor.named_parameters()}
     log_vars = model.train_step(copy.deepcopy(data), _optim(model))
 
     masks = seen['class_mix_masks'][2]
-    drawn = iter([torch.unique(label[mask])
-                  for label, mask in zip(src_label[:, 0], masks)])
-
-    def choose(num, count):
-        picked = next(drawn)
-        assert num == len(classes) and len(picked) == count
-        return [int((classes == c).nonzero()) for c in picked]
-
     sigmas = seen['gaussian_blur'][0][1]
     assert ((sigmas >= 0.15) & (sigmas <= 1.15)).all()
 
-    def images(domain):
-        return torch.stack(data[domain]['inputs']).float() - \
-            CAFFE_MEAN.view(1, 3, 1, 1)
-
     student = reference.segmentor
-    expected = dacs_step(
-        student, reference.teacher,
-        torch.optim.SGD([p for p in student.parameters()
-                         if p.requires_grad], lr=0.01),
-        images('source'), src_label, images('target'),
-        DAFORMER_THRESHOLD, choose, sigmas.tolist())
+    expected = restated_step(reference, seen, data, src_label, classes)
 
     torch.testing.assert_close(log_vars['src.main.loss_ce'],
                                expected['src_loss'], rtol=1e-5, atol=1e-6)
