@@ -28,6 +28,7 @@ SAMPLES_WITH_CLASS = 'samples_with_class.json'
 IGNORE_INDEX = 255
 
 SampleStats = Dict[Union[int, str], Union[int, str]]
+SamplesWithClass = Dict[int, List[Tuple[str, int]]]
 
 
 class ClassStatsError(ValueError):
@@ -125,8 +126,7 @@ def collect_class_stats(files: Sequence[str],
     return results
 
 
-def samples_with_class(
-        stats: Sequence[SampleStats]) -> Dict[int, List[Tuple[str, int]]]:
+def samples_with_class(stats: Sequence[SampleStats]) -> SamplesWithClass:
     """Invert per-image statistics: for each class, the files holding it.
 
     Args:
@@ -137,7 +137,7 @@ def samples_with_class(
         classes in order of first appearance, files in the order of
         ``stats`` (DAFormer's ``save_class_stats``).
     """
-    out: Dict[int, List[Tuple[str, int]]] = {}
+    out: SamplesWithClass = {}
     for entry in stats:
         for c, n in entry.items():
             if c == 'file':
@@ -197,8 +197,7 @@ def _pixels(value: object, path: str, where: str) -> int:
 def load_class_stats(
     stats_dir: str,
     command: str = 'python tools/dataset_converters/class_stats.py ROOT'
-) -> Tuple[List[Dict[Union[int, str], Union[int, str]]], Dict[int, List[
-        Tuple[str, int]]]]:
+) -> Tuple[List[SampleStats], SamplesWithClass]:
     """Read and check both statistics files of ``stats_dir``.
 
     Args:

@@ -22,6 +22,7 @@ is kept.
 import copy
 import inspect
 import os.path as osp
+import warnings
 from typing import Any, Optional, Tuple, Union
 
 import numpy as np
@@ -194,6 +195,7 @@ class SourceTargetDataset(Dataset):
                             f'got {type(rare_class_sampling)}')
         self._rcs_cfg = rare_class_sampling
         self._rcs: Optional[RareClassSampling] = None
+        self._warned_plain_index = False
         if max_refetch < 0:
             raise ValueError(f'max_refetch must be >= 0, got {max_refetch}')
         self.bad_sample_trackers = {
@@ -308,6 +310,12 @@ class SourceTargetDataset(Dataset):
         if isinstance(idx, RareClassIndex):
             source = self._load_rare_class(s, idx.cls)
         else:
+            if self._rcs is not None and not self._warned_plain_index:
+                self._warned_plain_index = True
+                warnings.warn(
+                    'rare_class_sampling is on, but the sampler gives plain '
+                    'indices: only SourceTargetSampler draws rare classes, '
+                    'other samplers get plain pairs', stacklevel=2)
             source = self._load('source', s)
         return dict(source=source, target=self._load('target', t))
 

@@ -186,7 +186,8 @@ def test_plain_indices_still_plain_pairs(tmp_path):
     dataset = SourceTargetDataset(
         FakeSource(str(tmp_path), [label]), FakeTarget(),
         rare_class_sampling=dict(min_pixels=10))
-    assert dataset[2]['target']['inputs'].item() == 2.0
+    with pytest.warns(UserWarning, match='only SourceTargetSampler draws'):
+        assert dataset[2]['target']['inputs'].item() == 2.0
 
 
 def test_defaults_are_daformer_config_values():
@@ -213,7 +214,8 @@ def test_missing_statistics_name_the_path_and_command(tmp_path):
 
 def test_stats_dir_option(tmp_path):
     stats_dir = osp.join(str(tmp_path), 'stats')
-    write_class_stats(stats_dir, [{1: 5000, 'file': '00000_labelTrainIds.png'}])
+    write_class_stats(stats_dir,
+                      [{1: 5000, 'file': '00000_labelTrainIds.png'}])
     source = FakeSource(osp.join(str(tmp_path), 'root'),
                         [np.zeros((4, 4), np.uint8)])
     rcs = RareClassSampling(source, stats_dir=stats_dir)
