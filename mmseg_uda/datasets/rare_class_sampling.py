@@ -15,6 +15,7 @@ order of first appearance in ``sample_class_stats.json``) and the same strict
 comparisons (``pixels > min_pixels`` to keep an image,
 ``crop pixels > min_pixels * min_crop_ratio`` to keep a crop).
 """
+import logging
 import os.path as osp
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -172,12 +173,14 @@ class RareClassSampling:
     def _check_files(self, stats: list, with_class: dict,
                      names: List[str]) -> None:
         """Every file in the statistics is a label of the source dataset."""
-        known = set(names)
-        if len(known) != len(names):
-            dup = next(n for i, n in enumerate(names) if n in names[:i])
-            raise ValueError(
-                'rare class sampling matches label files by basename, but '
-                f'the source dataset has several labels named {dup!r}')
+        known: set = set()
+        for name in names:
+            if name in known:
+                raise ValueError(
+                    'rare class sampling matches label files by basename, '
+                    'but the source dataset has several labels named '
+                    f'{name!r}')
+            known.add(name)
         for file_name, files in (
             (SAMPLE_CLASS_STATS, [e['file'] for e in stats]),
             (SAMPLES_WITH_CLASS, [f for v in with_class.values()
@@ -195,7 +198,7 @@ class RareClassSampling:
             print_log(
                 f'{missing} source labels are not in '
                 f'{self._path(SAMPLE_CLASS_STATS)!r}: rare class sampling '
-                'never draws them', logger='current', level=30)
+                'never draws them', logger='current', level=logging.WARNING)
 
     def _check_classes(self, stats: list, source: Any) -> None:
         """Every class id in the statistics is one of the dataset's."""

@@ -256,3 +256,11 @@ def test_malformed_files_are_named(tmp_path):
         json.dump({'1': [['00000_labelTrainIds.png', -4]]}, f)
     with pytest.raises(ClassStatsError, match='pixel count'):
         RareClassSampling(source)
+
+
+def test_duplicate_label_basenames(tmp_path):
+    source = _source_with_stats(tmp_path, _stats(2))
+    source.get_data_info = lambda i: dict(
+        seg_map_path=f'city{i}/00000_labelTrainIds.png')
+    with pytest.raises(ValueError, match="several labels named '00000_"):
+        RareClassSampling(source)
