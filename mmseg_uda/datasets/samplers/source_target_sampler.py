@@ -82,7 +82,8 @@ class SourceTargetSampler(Sampler):
     Args:
         dataset (Sized): A :class:`SourceTargetDataset` (anything with
             sized ``source`` and ``target`` attributes).
-        shuffle (bool): Whether to shuffle each domain. Defaults to True.
+        shuffle (bool): Whether to shuffle each domain (with rare class
+            sampling on: the target domain). Defaults to True.
         seed (int, optional): Random seed; must be identical on all ranks.
             If None, a random seed is drawn and synchronised across ranks.
             Defaults to None.
