@@ -5,19 +5,28 @@ Shared by ``tools/dataset_converters/gta.py`` and
 temporary file in the destination directory and moved into place with
 :func:`os.replace`, so an interrupted run never leaves a half-written label;
 outputs that already exist are skipped, so re-runs only do the missing work.
+
+The converters also write the class statistics of the converted set
+(``sample_class_stats.json``, ``samples_with_class.json``, see
+:mod:`mmseg_uda.datasets.class_stats`) into the dataset root, as DAFormer's
+converters do; skipped files are counted from their existing outputs, so the
+statistics of a re-run cover every file.
 """
 import functools
 import os
 import os.path as osp
 import sys
+from contextlib import nullcontext
 from multiprocessing import Pool
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from mmseg_uda.utils.atomic_io import atomic_write_png
+from .class_stats import (SampleStats, sample_class_stats, stats_of_file,
+                          write_class_stats)
 from .label_maps import convert_gta_label, convert_synthia_label
 
 TRAINID_SUFFIX = '_labelTrainIds.png'
@@ -90,6 +99,13 @@ def convert_one(task: Tuple[str, str],
     src, dst = task
     if osp.exists(dst):
         return False
+    _convert(src, dst, converter)
+    return True
+
+
+def _convert(src: str, dst: str,
+             converter: Callable[[str], np.ndarray]) -> np.ndarray:
+    """Convert ``src``, write ``dst`` atomically and return the trainIds."""
     try:
         out = converter(src)
     except Exception as exc:
@@ -97,7 +113,27 @@ def convert_one(task: Tuple[str, str],
             f'cannot convert label file {src!r}: {type(exc).__name__}: {exc}'
         ) from exc
     atomic_write_png(dst, out)
-    return True
+    return out
+
+
+def convert_and_count(task: Tuple[str, str],
+                      converter: Callable[[str], np.ndarray]
+                      ) -> Tuple[bool, SampleStats]:
+    """Convert one label file unless done, and count its classes.
+
+    Args:
+        task (tuple[str, str]): ``(src, dst)`` paths.
+        converter (Callable[[str], np.ndarray]): See :func:`convert_one`.
+
+    Returns:
+        tuple[bool, dict]: Whether ``dst`` was written, and its
+        ``sample_class_stats.json`` entry (counted on the converted array,
+        or read back from ``dst`` when it existed already).
+    """
+    src, dst = task
+    if osp.exists(dst):
+        return False, stats_of_file(dst)
+    return True, sample_class_stats(_convert(src, dst, converter), dst)
 
 
 def list_label_tasks(label_dir: str) -> List[Tuple[str, str]]:
@@ -132,7 +168,8 @@ def list_label_tasks(label_dir: str) -> List[Tuple[str, str]]:
 
 def convert_label_dir(label_dir: str,
                       converter: Callable[[str], np.ndarray],
-                      nproc: int = 4) -> Tuple[int, int]:
+                      nproc: int = 4,
+                      stats_dir: Optional[str] = None) -> Tuple[int, int]:
     """Convert every raw label PNG of ``label_dir`` in parallel.
 
     Args:
@@ -142,6 +179,8 @@ def convert_label_dir(label_dir: str,
             one file and returning its ``uint8`` trainIds, e.g.
             :func:`gta_to_trainids`.
         nproc (int): Number of worker processes (1 runs in-process).
+        stats_dir (str, optional): Where to write the class statistics of
+            all outputs (converted now or before); None writes none.
 
     Returns:
         tuple[int, int]: Number of files converted and skipped.
@@ -154,31 +193,35 @@ def convert_label_dir(label_dir: str,
 
     if nproc < 1:
         raise ValueError(f'nproc must be >= 1, got {nproc}')
-    tasks = list_label_tasks(label_dir)
-    todo = [task for task in tasks if not osp.exists(task[1])]
-    skipped = len(tasks) - len(todo)
-    print(f'{len(tasks)} label files in {label_dir}: {skipped} already '
-          f'converted, {len(todo)} to convert')
-    converted = 0
-    if todo:
-        func = functools.partial(convert_one, converter=converter)
-        bar = ProgressBar(len(todo), file=sys.stdout)
+    all_tasks = list_label_tasks(label_dir)
+    done = sum(osp.exists(dst) for _, dst in all_tasks)
+    print(f'{len(all_tasks)} label files in {label_dir}: {done} already '
+          f'converted, {len(all_tasks) - done} to convert')
+    # the statistics need every output, also those of an earlier run
+    tasks = all_tasks if stats_dir is not None else [
+        task for task in all_tasks if not osp.exists(task[1])
+    ]
+    converted, stats = 0, []
+    if tasks:
+        func = functools.partial(convert_and_count, converter=converter)
+        bar = ProgressBar(len(tasks), file=sys.stdout)
+        workers = Pool(min(nproc, len(tasks))) if nproc > 1 else nullcontext()
         try:
-            if nproc == 1:
-                for written in map(func, todo):
+            with workers as pool:
+                results = map(func, tasks) if pool is None else pool.imap(
+                    func, tasks, chunksize=8)
+                for written, entry in results:
                     converted += int(written)
+                    stats.append(entry)
                     bar.update()
-            else:
-                with Pool(min(nproc, len(todo))) as pool:
-                    for written in pool.imap_unordered(
-                            func, todo, chunksize=8):
-                        converted += int(written)
-                        bar.update()
         finally:
             sys.stdout.write('\n')
             sys.stdout.flush()
-    skipped = len(tasks) - converted
-    return converted, skipped
+    if stats_dir is not None:
+        write_class_stats(stats_dir, stats)
+        print(f'class statistics of {len(stats)} labels written to '
+              f'{stats_dir}')
+    return converted, len(all_tasks) - converted
 
 
 def run_cli(label_dir: str, root: str, converter: Callable[[str], np.ndarray],
@@ -198,7 +241,8 @@ def run_cli(label_dir: str, root: str, converter: Callable[[str], np.ndarray],
     try:
         if not osp.isdir(root):
             raise FileNotFoundError(f'dataset root not found: {root!r}')
-        converted, skipped = convert_label_dir(label_dir, converter, nproc)
+        converted, skipped = convert_label_dir(
+            label_dir, converter, nproc, stats_dir=root)
     except (OSError, LabelConversionError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
@@ -209,6 +253,6 @@ def run_cli(label_dir: str, root: str, converter: Callable[[str], np.ndarray],
 __all__: Sequence[str] = [
     'LabelConversionError', 'TRAINID_SUFFIX', 'read_gta_label',
     'read_synthia_label', 'gta_to_trainids', 'synthia_to_trainids',
-    'convert_one', 'list_label_tasks',
+    'convert_one', 'convert_and_count', 'list_label_tasks',
     'convert_label_dir', 'run_cli'
 ]

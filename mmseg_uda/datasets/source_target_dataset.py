@@ -13,10 +13,16 @@ A sample of either domain that cannot be loaded raises a
 the dataset and the files, also for datasets that are not ours (e.g. mmseg's
 ``CityscapesDataset`` on the target side); with ``bad_samples='skip'`` it is
 logged, counted per domain and replaced by another sample of that domain.
+
+With ``rare_class_sampling`` on (DAFormer's RCS, see
+:mod:`mmseg_uda.datasets.rare_class_sampling`), the sampler draws the class
+and the source image, and the dataset re-crops that image until the class
+is kept.
 """
 import copy
 import inspect
 import os.path as osp
+import warnings
 from typing import Any, Optional, Tuple, Union
 
 import numpy as np
@@ -27,6 +33,8 @@ from torch.utils.data import Dataset
 from .bad_samples import (BadSampleError, BadSampleTracker,
                           TooManyBadSamplesError, bad_sample_error,
                           sample_head)
+from .rare_class_sampling import (MAX_CROP_RETRIES, RareClassIndex,
+                                  RareClassSampling, label_of)
 
 
 def _image_dir(cfg: dict) -> Optional[str]:
@@ -154,6 +162,15 @@ class SourceTargetDataset(Dataset):
             Defaults to 0.05.
         max_refetch (int): In skip mode, how many other samples are tried
             for one item before giving up. Defaults to 100.
+        rare_class_sampling (dict, optional): Turns on DAFormer's rare class
+            sampling, e.g. ``dict(class_temp=0.01, min_pixels=3000,
+            min_crop_ratio=0.5)``; an optional ``stats_dir`` says where the
+            class statistics are (default: the source's ``data_root``). See
+            :class:`~mmseg_uda.datasets.rare_class_sampling.
+            RareClassSampling`. The draws come from
+            :class:`~mmseg_uda.datasets.samplers.SourceTargetSampler` as
+            :class:`~mmseg_uda.datasets.rare_class_sampling.RareClassIndex`
+            items; a plain int index is a plain pair. Defaults to None (off).
 
     Raises:
         ValueError: If ``metainfo['classes']`` of source and target differ,
@@ -170,7 +187,15 @@ class SourceTargetDataset(Dataset):
                  lazy_init: bool = False,
                  bad_samples: str = 'error',
                  max_bad_samples: Union[int, float] = 0.05,
-                 max_refetch: int = 100) -> None:
+                 max_refetch: int = 100,
+                 rare_class_sampling: Optional[dict] = None) -> None:
+        if rare_class_sampling is not None and not isinstance(
+                rare_class_sampling, dict):
+            raise TypeError('rare_class_sampling should be a dict or None, '
+                            f'got {type(rare_class_sampling)}')
+        self._rcs_cfg = rare_class_sampling
+        self._rcs: Optional[RareClassSampling] = None
+        self._warned_plain_index = False
         if max_refetch < 0:
             raise ValueError(f'max_refetch must be >= 0, got {max_refetch}')
         self.bad_sample_trackers = {
@@ -206,7 +231,15 @@ class SourceTargetDataset(Dataset):
         for dataset in (self.source, self.target):
             if hasattr(dataset, 'full_init'):
                 dataset.full_init()
+        if self._rcs_cfg is not None:
+            self._rcs = RareClassSampling(self.source, **self._rcs_cfg)
         self._fully_initialized = True
+
+    @property
+    def rare_class_sampling(self) -> Optional[RareClassSampling]:
+        """RareClassSampling | None: The RCS draws, if turned on."""
+        self.full_init()
+        return self._rcs
 
     @property
     def num_source(self) -> int:
@@ -241,7 +274,13 @@ class SourceTargetDataset(Dataset):
                 f'{self.num_target} target samples)')
         return divmod(idx % length, self.num_target)
 
-    def get_data_info(self, idx: int) -> dict:
+    def _pair(self, idx: Union[int, RareClassIndex]) -> Tuple[int, int]:
+        """Source and target index of a plain or an RCS index."""
+        if isinstance(idx, RareClassIndex):
+            return idx.source, idx.target
+        return self.split_index(idx)
+
+    def get_data_info(self, idx: Union[int, RareClassIndex]) -> dict:
         """Data infos (before the pipelines) of the pair ``idx``.
 
         Args:
@@ -251,23 +290,58 @@ class SourceTargetDataset(Dataset):
             dict: ``dict(source=..., target=...)`` with each dataset's
             ``get_data_info`` result.
         """
-        s, t = self.split_index(idx)
+        s, t = self._pair(idx)
         return dict(
             source=self.source.get_data_info(s),
             target=self.target.get_data_info(t))
 
-    def __getitem__(self, idx: int) -> Any:
+    def __getitem__(self, idx: Union[int, RareClassIndex]) -> Any:
         """One source and one target sample through their own pipelines.
 
         Args:
-            idx (int): ``s * len(target) + t``.
+            idx (int | RareClassIndex): ``s * len(target) + t``, or an RCS
+                draw, whose source sample is re-cropped until it keeps the
+                drawn class.
 
         Returns:
             dict: ``dict(source=source[s], target=target[t])``.
         """
-        s, t = self.split_index(idx)
-        return dict(
-            source=self._load('source', s), target=self._load('target', t))
+        s, t = self._pair(idx)
+        if isinstance(idx, RareClassIndex):
+            source = self._load_rare_class(s, idx.cls)
+        else:
+            if self._rcs is not None and not self._warned_plain_index:
+                self._warned_plain_index = True
+                warnings.warn(
+                    'rare_class_sampling is on, but the sampler gives plain '
+                    'indices: only SourceTargetSampler draws rare classes, '
+                    'other samplers get plain pairs', stacklevel=2)
+            source = self._load('source', s)
+        return dict(source=source, target=self._load('target', t))
+
+    def _load_rare_class(self, idx: int, cls: int) -> Any:
+        """Source sample ``idx``, re-loaded (a new random crop each time)
+        up to ``MAX_CROP_RETRIES`` more times until its label has more than
+        ``min_pixels * min_crop_ratio`` pixels of ``cls``; the last load is
+        kept if none does (DAFormer's ``get_rare_class_sample``)."""
+        rcs = self.rare_class_sampling
+        if rcs is None:
+            raise ValueError(
+                f'{type(self).__name__} got a rare class sampling index, '
+                'but its `rare_class_sampling` option is off')
+        data = self._load('source', idx)
+        if rcs.min_crop_ratio > 0:
+            for _ in range(MAX_CROP_RETRIES):
+                label = label_of(data)
+                if label is None:
+                    raise ValueError(
+                        'rare class sampling needs the source pipeline to '
+                        'load labels (LoadAnnotations), but source sample '
+                        f'{idx} has none')
+                if rcs.crop_keeps_class(label, cls):
+                    break
+                data = self._load('source', idx)
+        return data
 
     def _load(self, domain: str, idx: int) -> Any:
         """Sample ``idx`` of one domain, handling bad samples.

@@ -1,5 +1,6 @@
-"""Tests of ``tools/dataset_converters/{gta,synthia}.py`` (run as scripts)."""
+"""Tests of ``tools/dataset_converters/{gta,synthia,class_stats}.py``."""
 import importlib.util
+import json
 import os
 import os.path as osp
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.reference.daformer_rcs import ref_save_class_stats
 from tests.tool_runs import run_python
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -164,3 +166,84 @@ def test_missing_root(tmp_path, capsys, kind):
     missing = tmp_path / 'does_not_exist'
     assert module.main([str(missing)]) != 0
     assert str(missing) in capsys.readouterr().err
+
+
+def direct_stats(label_dir, expected):
+    """Per-file pixel counts of the expected trainIds, 255 left out."""
+    stats = []
+    for name in sorted(expected):
+        values, counts = np.unique(expected[name], return_counts=True)
+        entry = {str(v): int(n) for v, n in zip(values, counts) if v != 255}
+        entry['file'] = str(label_dir / name)
+        stats.append(entry)
+    return stats
+
+
+def read_stats(root):
+    with open(root / 'sample_class_stats.json') as f:
+        per_image = json.load(f)
+    with open(root / 'samples_with_class.json') as f:
+        with_class = json.load(f)
+    return per_image, with_class
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kind', sorted(LAYOUTS))
+def test_class_statistics_and_rerun(tmp_path, kind):
+    tool, make = LAYOUTS[kind]
+    root, label_dir, expected = make(tmp_path, n=4)
+    proc = run_tool(tool, root, '--nproc', '2')
+    assert proc.returncode == 0, proc.stderr
+    per_image, with_class = read_stats(root)
+    direct = direct_stats(label_dir, expected)
+    assert per_image == direct
+    # DAFormer's layout (save_class_stats in lhoyer/MIC
+    # seg/tools/convert_datasets/gta.py), class keys in ascending order
+    assert (per_image, with_class) == ref_save_class_stats(direct)
+    for entry in per_image:
+        keys = [int(k) for k in entry if k != 'file']
+        assert keys == sorted(keys)
+    before = [(root / n).read_bytes()
+              for n in ('sample_class_stats.json', 'samples_with_class.json')]
+
+    # an interrupted run: half the outputs missing; the re-run counts the
+    # skipped files from their outputs, so the statistics are the same
+    for name in sorted(expected)[::2]:
+        os.remove(label_dir / name)
+    proc = run_tool(tool, root, '--nproc', '1')
+    assert proc.returncode == 0, proc.stderr
+    assert '2 already converted, 2 to convert' in proc.stdout
+    after = [(root / n).read_bytes()
+             for n in ('sample_class_stats.json', 'samples_with_class.json')]
+    assert after == before
+    assert not [n for n in os.listdir(root) if n.startswith('.')]
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(f'_{name}_tool', osp.join(
+        REPO, 'tools', 'dataset_converters', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_class_stats_tool(tmp_path, capsys):
+    root = tmp_path / 'set'
+    label_dir = root / 'gt' / 'train'
+    label_dir.mkdir(parents=True)
+    expected = {}
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        label = rng.integers(0, 19, (6, 9), dtype=np.uint8)
+        label[0] = 255
+        cv2.imwrite(str(label_dir / f'{i}_labelTrainIds.png'), label)
+        expected[f'{i}_labelTrainIds.png'] = label
+    (label_dir / 'ignored.png').write_bytes(b'not a label')
+    tool = _load_tool('class_stats')
+    assert tool.main([str(root), '--label-dir', 'gt', '--nproc', '1']) == 0
+    per_image, with_class = read_stats(root)
+    direct = direct_stats(label_dir, expected)
+    assert (per_image, with_class) == ref_save_class_stats(direct)
+    # errors name the directory
+    assert tool.main([str(root), '--label-dir', 'nothing']) != 0
+    assert str(root / 'nothing') in capsys.readouterr().err

@@ -1,12 +1,14 @@
 """Infinite sampler drawing source and target samples independently."""
 import itertools
-from typing import Iterator, Optional, Sized
+from typing import Iterator, Optional, Sized, Union
 
 import numpy as np
 import torch
 from mmengine.dist import get_dist_info, sync_random_seed
 from mmseg.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
+
+from ..rare_class_sampling import RareClassIndex
 
 # Mixed into the seed of the target stream so that it differs from the
 # source stream (which uses the seed itself) for every seed.
@@ -24,6 +26,14 @@ def target_stream_seed(seed: int) -> int:
     """
     seq = np.random.SeedSequence([seed % 2**64, _TARGET_STREAM_KEY])
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _rare_class_draws(rcs, seed: int) -> Iterator[tuple]:
+    """Endless ``(class, source index)`` draws of rare class sampling."""
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    while True:
+        yield rcs.draw(generator)
 
 
 def _endless(size: int, shuffle: bool, seed: int) -> Iterator[int]:
@@ -58,10 +68,22 @@ class SourceTargetSampler(Sampler):
     mmengine's ``IterBasedTrainLoop`` resumes by re-drawing the batches
     already consumed, which reproduces the position exactly.
 
+    When the dataset has rare class sampling on (its
+    ``rare_class_sampling`` attribute is not None), the source stream is
+    made of RCS draws ``(class, source index)`` from a generator seeded
+    ``seed`` instead of permutations, and the sampler yields
+    :class:`~mmseg_uda.datasets.rare_class_sampling.RareClassIndex` items
+    (source, target, class); the dataset re-crops the source sample until it
+    keeps the class. The target side stays the permutation stream above,
+    whereas DAFormer draws the target image uniformly at random with
+    replacement for every sample; both see each target image equally often
+    on average. Ranks, seeds and resume behave as without RCS.
+
     Args:
         dataset (Sized): A :class:`SourceTargetDataset` (anything with
             sized ``source`` and ``target`` attributes).
-        shuffle (bool): Whether to shuffle each domain. Defaults to True.
+        shuffle (bool): Whether to shuffle each domain (with rare class
+            sampling on: the target domain). Defaults to True.
         seed (int, optional): Random seed; must be identical on all ranks.
             If None, a random seed is drawn and synchronised across ranks.
             Defaults to None.
@@ -86,22 +108,29 @@ class SourceTargetSampler(Sampler):
                 'SourceTargetSampler needs non-empty datasets, got '
                 f'{self.num_source} source and {self.num_target} target '
                 'samples')
+        self.rare_class_sampling = getattr(dataset, 'rare_class_sampling',
+                                          None)
         self.indices = self._indices_of_rank()
 
-    def _pairs(self) -> Iterator[int]:
+    def _pairs(self) -> Iterator[Union[int, RareClassIndex]]:
         """Combined indices of all ranks: the zip of both domain streams."""
-        sources = _endless(self.num_source, self.shuffle, self.seed)
         targets = _endless(self.num_target, self.shuffle,
                            target_stream_seed(self.seed))
+        if self.rare_class_sampling is not None:
+            draws = _rare_class_draws(self.rare_class_sampling, self.seed)
+            for (c, s), t in zip(draws, targets):
+                yield RareClassIndex(source=s, target=t, cls=c)
+            return
+        sources = _endless(self.num_source, self.shuffle, self.seed)
         for s, t in zip(sources, targets):
             yield s * self.num_target + t
 
-    def _indices_of_rank(self) -> Iterator[int]:
+    def _indices_of_rank(self) -> Iterator[Union[int, RareClassIndex]]:
         """This rank's slice of the combined stream."""
         yield from itertools.islice(self._pairs(), self.rank, None,
                                     self.world_size)
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[Union[int, RareClassIndex]]:
         """The endless iterator of this rank's combined indices.
 
         Every call returns the same iterator, so a new iteration continues
