@@ -106,11 +106,15 @@ def test_schedule_numbers(path):
     assert poly.end - 1 == LEAF['max_iters'] == cfg.train_cfg.max_iters
     assert cfg.train_cfg.val_interval == LEAF['evaluation']['interval']
     assert cfg.val_evaluator.iou_metrics == ['mIoU']
-    # the final checkpoint only, and it is kept
+    # the final checkpoint is the last one written, and it is kept (no
+    # best-checkpoint selection); ours also writes one at every evaluation
+    # so that a killed job can resume, keeping the last two
     ckpt = cfg.default_hooks.checkpoint
-    assert ckpt.interval == LEAF['checkpoint_config']['interval']
+    assert LEAF['checkpoint_config']['interval'] == LEAF['max_iters']
+    assert LEAF['max_iters'] % ckpt.interval == 0
+    assert ckpt.interval == LEAF['evaluation']['interval']
     assert ckpt.by_epoch is LEAF['checkpoint_config']['by_epoch']
-    assert ckpt.max_keep_ckpts == -1 and ckpt.get('save_best') is None
+    assert ckpt.max_keep_ckpts == 2 and ckpt.get('save_best') is None
 
 
 @pytest.mark.parametrize('path', LEAVES)
