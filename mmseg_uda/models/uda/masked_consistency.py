@@ -11,7 +11,10 @@ published MIC(HRDA) and MIC(DAFormer) runs (``mask_mode='separatetrgaug'``,
    target images (the teacher's argmax and the fraction of confident
    pixels, after the pseudo-label crop), before ClassMix;
 2. the target images (not the mixed ones) get DACS's colour jitter and blur
-   with DACS's strength and probabilities, drawn once for the batch;
+   with DACS's strength and probabilities, drawn once for the batch (the
+   jitter factors and the blur's sigma per image: the original draws one
+   sigma for MIC's batch, and blurs with probability 0.5 even when DACS's
+   ``blur`` is off; with DAFormer's ``blur=True`` only the sigma differs);
 3. random blocks of them are zeroed (:class:`~mmseg_uda.models.utils.
    masking_transforms.BlockMaskGenerator`);
 4. the student's pixel-weighted CE on the masked images, the main level's

@@ -52,6 +52,9 @@ def test_defaults_are_mics_published_settings():
     model = _model(multi_level=False, mask_consistency=MIC_CONFIG)
     assert (model.mic.mask_gen.mask_ratio,
             model.mic.mask_gen.mask_block_size) == (0.7, 64)
+    # MIC holds no weights: checkpoints are those of DACS
+    assert model.state_dict().keys() == _model(
+        multi_level=False).state_dict().keys()
 
 
 def _all_calls(monkeypatch, owner, name) -> list:
