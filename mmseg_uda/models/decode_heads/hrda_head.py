@@ -44,9 +44,9 @@ class HRDAHead(BaseDecodeHead):
     - ``lr = (1 - att) * head(lr_feats)``, upsampled by
       ``scales[1] / scales[0]`` (bilinear) together with ``att``;
     - ``hr = head(hr_feats)``; ``hr_feats`` may also be the dict of
-      overlapping detail windows of
-      :meth:`~mmseg_uda.models.segmentors.HRDAEncoderDecoder.extract_slide_feat`
-      (``features``, ``boxes``), whose logits are averaged;
+      overlapping detail windows of ``HRDAEncoderDecoder.
+      extract_slide_feat`` (``features``, ``boxes``), whose logits are
+      averaged;
     - ``fused = att * hr_inserted + lr_up`` where ``hr_inserted`` is ``hr``
       placed at the crop (zero elsewhere).
 
@@ -240,5 +240,5 @@ class HRDAHead(BaseDecodeHead):
     def loss(self, inputs, batch_data_samples, train_cfg) -> dict:
         """Not used: :class:`HRDAEncoderDecoder` computes HRDA's losses,
         which need the detail crop."""
-        raise NotImplementedError(
-            'HRDAHead losses are computed by HRDAEncoderDecoder.loss_by_levels')
+        raise NotImplementedError('HRDAHead losses are computed by '
+                                  'HRDAEncoderDecoder.loss_by_levels')
