@@ -26,6 +26,10 @@ ORIGINAL_GTAHR2CSHR_HRDA = dict(
     test_cfg=dict(mode='slide', batched_slide=True, stride=[512, 512],
                   crop_size=[1024, 1024]),
 )
+# lhoyer/MIC seg/mmseg/models/segmentors/hrda_encoder_decoder.py:
+# HRDAEncoderDecoder defaults the shipped config keeps
+ORIGINAL_SEGMENTOR_DEFAULTS = dict(hr_slide_overlapping=True,
+                                   blur_hr_crop=False)
 # lhoyer/MIC seg/mmseg/models/decode_heads/hrda_head.py: HRDAHead defaults
 # and self.os of a DAFormerHead.
 ORIGINAL_HEAD_DEFAULTS = dict(lr_loss_weight=0, attention_embed_dim=256,

@@ -1,7 +1,7 @@
 """HRDA's decode head: one head per scale fused by a learned scale
 attention."""
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
@@ -231,11 +231,6 @@ class HRDAHead(BaseDecodeHead):
     def _upsample(self, x: Tensor, factor: float) -> Tensor:
         return resize(x, scale_factor=factor, mode='bilinear',
                       align_corners=self.align_corners)
-
-    def predict(self, inputs: Sequence[Features], batch_img_metas: List[dict],
-                test_cfg: dict) -> Tensor:
-        """The fused logits, resized to the input size of the metas."""
-        return self.predict_by_feat(self.forward(inputs)[0], batch_img_metas)
 
     def loss(self, inputs, batch_data_samples, train_cfg) -> dict:
         """Not used: :class:`HRDAEncoderDecoder` computes HRDA's losses,

@@ -180,3 +180,8 @@ def test_bad_arguments_are_named(kwargs, match):
 def test_needs_two_scales_of_features():
     with pytest.raises(ValueError, match='2 scales'):
         _head()([_feats(8)])
+
+
+def test_losses_are_left_to_the_segmentor():
+    with pytest.raises(NotImplementedError, match='HRDAEncoderDecoder'):
+        _head().loss([_feats(8), _feats(8)], [], {})

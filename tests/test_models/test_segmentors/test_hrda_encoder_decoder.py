@@ -231,6 +231,9 @@ def test_defaults_are_the_shipped_hrda_config():
     for key in ('feature_scale', 'crop_coord_divisible',
                 'hr_slide_inference'):
         assert params[key].default == original[key], key
+    # lhoyer/MIC seg/mmseg/models/segmentors/hrda_encoder_decoder.py
+    for key, value in ref.ORIGINAL_SEGMENTOR_DEFAULTS.items():
+        assert params[key].default == value, key
     head_params = inspect.signature(HRDAHead).parameters
     for key in ('attention_classwise', 'hr_loss_weight'):
         assert head_params[key].default == original[key], key
