@@ -12,6 +12,7 @@ from mmengine.config import Config
 
 from mmseg_uda.utils import (AMP_DTYPES, check_amp_available, enable_amp,
                              mmengine_checkpoint_globals)
+from mmseg_uda.utils.init_checkpoints import check_init_checkpoints
 from mmseg_uda.utils.resume_checkpoint import find_resume_checkpoint
 from mmseg_uda.utils.tool_config import (add_common_args, build_runner,
                                          check_checkpoint, close_tool_dist,
@@ -93,6 +94,11 @@ def main() -> None:
         except RuntimeError as exc:
             raise SystemExit(f'tools/train.py: error: {exc}')
         enable_amp(cfg, args.amp_dtype)
+    try:
+        # mmengine loads init_cfg checkpoints only after building everything
+        check_init_checkpoints(cfg.model)
+    except FileNotFoundError as exc:
+        raise SystemExit(f'tools/train.py: error: {exc}')
     choose_checkpoint(cfg, args.resume)
     runner = build_runner(cfg)
     # mmengine checkpoints hold numpy/HistoryBuffer objects that torch >= 2.6

@@ -140,7 +140,8 @@ def test_dataset_option_typo_follows_our_mixin_to_mmseg():
         'train_dataloader.dataset.bad_sampels': 'skip'}))
     assert '`train_dataloader.dataset` (SourceTargetDataset)' in msg
     assert ("['bad_samples', 'lazy_init', 'max_bad_samples', "
-            "'max_refetch', 'source', 'target']") in msg
+            "'max_refetch', 'rare_class_sampling', 'source', 'target']") \
+        in msg
 
 
 def test_transform_key_typo():

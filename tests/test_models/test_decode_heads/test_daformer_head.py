@@ -157,7 +157,7 @@ def test_shipped_config_pins_daformer_numbers():
     assert bb == selftrain.model.segmentor.backbone
     assert bb.type == 'MixVisionTransformer'
     assert list(bb.num_layers) == [3, 6, 40, 3] and bb.embed_dims == 64
-    assert bb.init_cfg.checkpoint.endswith('mit_b5_20220624-658746d9.pth')
+    assert bb.init_cfg.checkpoint == 'checkpoints/mit_b5_mmseg.pth'
     h = model.decode_head
     assert h.type == 'DAFormerHead'
     assert list(h.in_channels) == [64, 128, 320, 512]
