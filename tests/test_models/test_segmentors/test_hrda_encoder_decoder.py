@@ -3,10 +3,13 @@ inference and batched slide testing, compared with a re-statement of
 lhoyer/MIC seg/mmseg/models/segmentors/hrda_encoder_decoder.py and
 seg/mmseg/models/decode_heads/hrda_head.py (tests/reference/hrda.py)."""
 import inspect
+import os.path as osp
 
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -15,6 +18,7 @@ import mmseg_uda  # noqa: F401  (registers the models)
 from mmseg_uda.models import HRDAEncoderDecoder, HRDAHead
 from mmseg_uda.models.segmentors.hrda_encoder_decoder import HRDA_TEST_CFG
 from mmseg_uda.models.utils.hrda_crops import random_crop_box
+from tests.conftest import REPO_ROOT
 from tests.reference import hrda as ref
 from tests.reference.original_deeplabv2 import randomize_bn_statistics
 from tests.test_models.test_decode_heads.test_hrda_head import head_kwargs
@@ -288,3 +292,39 @@ def test_blurred_detail_scale_is_downscaled_and_upscaled():
         model.scaled_input(img, 0.5),
         torch.nn.functional.interpolate(img, scale_factor=0.5,
                                         mode='bilinear'))
+
+
+def test_original_overrides_on_the_daformer_model_base(tmp_path):
+    """lhoyer/MIC seg/configs/hrda/gtaHR2csHR_hrda.py turns the DAFormer
+    network into HRDA by overriding its model; the same overrides on our
+    DAFormer model base build HRDA around the shipped DAFormer head."""
+    base = osp.join(REPO_ROOT,
+                    'configs/_base_/models/daformer_sepaspp_mitb5.py')
+    original = ref.ORIGINAL_GTAHR2CSHR_HRDA
+    cfg_file = tmp_path / 'hrda.py'
+    cfg_file.write_text(
+        f'_base_ = [{base!r}]\n'
+        'model = dict(\n'
+        "    type='HRDAEncoderDecoder',\n"
+        "    decode_head=dict(type='HRDAHead', single_scale_head="
+        "'DAFormerHead', attention_classwise=True, hr_loss_weight=0.1),\n"
+        f"    scales={original['scales']},\n"
+        f"    hr_crop_size={original['hr_crop_size']},\n"
+        f"    feature_scale={original['feature_scale']},\n"
+        f"    crop_coord_divisible={original['crop_coord_divisible']},\n"
+        '    hr_slide_inference=True,\n'
+        f"    test_cfg=dict(_delete_=True, **{original['test_cfg']!r}))\n")
+    cfg = Config.fromfile(str(cfg_file))
+    cfg.model.backbone.init_cfg = None
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    head = model.decode_head
+    assert head.hr_loss_weight == 0.1 and head.enable_hr_crop
+    # the per-scale head is the shipped DAFormer head (separable ASPP)
+    assert head.head.channels == 256
+    assert hasattr(head.head.fuse_layer, 'aspp_modules')
+    # the attention head: 256-d, 1x1 conv fusion, one channel per class
+    assert head.scale_attention.channels == 256
+    assert head.scale_attention.fuse_layer.conv.kernel_size == (1, 1)
+    assert head.scale_attention.conv_seg.out_channels == 19
+    assert model.test_cfg == original['test_cfg']
