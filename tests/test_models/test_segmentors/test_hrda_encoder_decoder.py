@@ -328,3 +328,40 @@ def test_original_overrides_on_the_daformer_model_base(tmp_path):
     assert head.scale_attention.fuse_layer.conv.kernel_size == (1, 1)
     assert head.scale_attention.conv_seg.out_channels == 19
     assert model.test_cfg == original['test_cfg']
+
+
+def test_dacs_trains_an_hrda_segmentor_with_the_feature_distance():
+    """DACS's step calls ``mode='levels'``/``'levels_and_feats'`` and
+    ``loss_by_levels`` (with pixel weights on the mixed images): HRDA's
+    fused and detail losses are logged for both, the feature distance runs
+    on the context features and the student's weights move."""
+    from mmseg_uda.models.uda.dacs_uda_segmentor import DACSUDASegmentor
+    from tests.test_models.test_uda.test_dacs_uda_segmentor import (_batch,
+                                                                    _optim)
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = DACSUDASegmentor(
+        segmentor=_cfg(),
+        data_preprocessor=dict(type='UDASegDataPreProcessor',
+                               mean=[0, 0, 0], std=[255, 255, 255],
+                               size=(64, 64)),
+        imnet_feature_dist=dict(type='FeatureDistanceLoss', loss_weight=1.0,
+                                thing_classes=[1, 2], scale_min_ratio=0.75,
+                                num_classes=NUM_CLASSES))
+    model.init_weights()
+    seen = []
+    distance = model.imnet_feature_dist.forward
+    model.imnet_feature_dist.forward = lambda s, i, label: (
+        seen.append((s[0].shape, i[0].shape)) or distance(s, i, label))
+    before = [p.detach().clone() for p in model.segmentor.parameters()]
+    np.random.seed(0)
+    log = model.train_step(dict(source=_batch(0, True, (64, 64)),
+                                target=_batch(1, False, (64, 64))),
+                           _optim(model))
+    for key in ('src.main.loss_ce', 'src.hr.loss_ce', 'mix.main.loss_ce',
+                'mix.hr.loss_ce', 'src.loss_imnet_feat_dist'):
+        assert torch.isfinite(log[key]), key
+    # context features (64x64 at scale 0.5, stride 4) on both sides
+    assert seen == [((2, 8, 8, 8), (2, 8, 8, 8))]
+    assert any(not torch.equal(b, p) for b, p in
+               zip(before, model.segmentor.parameters()))
