@@ -365,3 +365,16 @@ def test_dacs_trains_an_hrda_segmentor_with_the_feature_distance():
     assert seen == [((2, 8, 8, 8), (2, 8, 8, 8))]
     assert any(not torch.equal(b, p) for b, p in
                zip(before, model.segmentor.parameters()))
+
+
+def test_inference_without_detail_windows_equals_original():
+    """``hr_slide_inference=False``: the detail scale is the whole image."""
+    model = _model(hr_slide_inference=False)
+    backbone, head, attention = _parts(model)
+    img = _images(64, 96)
+    with torch.no_grad():
+        got = model.encode_decode(img, [{}] * 2)
+        expected = ref.encode_decode(backbone, head, attention, img,
+                                     [0.5, 1], (32, 32),
+                                     hr_slide_inference=False)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
