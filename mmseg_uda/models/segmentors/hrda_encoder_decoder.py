@@ -44,7 +44,8 @@ class HRDAEncoderDecoder(UDAEncoderDecoder):
     distance) are the backbone's on the scale ``feature_scale`` and
     :meth:`extract_feat` resizes to that scale, so a frozen ImageNet model
     built from the same config gives comparable features (HRDA:
-    ``feature_scale=0.5``).
+    ``feature_scale=0.5``). ``mode='levels'`` always draws a detail crop,
+    also in a teacher; HRDA's pseudo-labels are ``'inference_levels'``.
 
     **Inference** (``mode='inference_levels'`` for pseudo-labels,
     ``predict``, ``'tensor'``): with ``hr_slide_inference`` the detail scale
@@ -53,7 +54,9 @@ class HRDAEncoderDecoder(UDAEncoderDecoder):
     logits averaged; the context attention is not masked. ``test_cfg`` of
     ``mode='slide'`` with ``batched_slide=True`` runs all test windows as
     one batch, as HRDA's test configuration (1024x1024 windows, stride
-    512).
+    512). A config inheriting a model base whose ``test_cfg`` has
+    ``logits_to_ori_shape`` should replace it (``_delete_=True``): the
+    option is refused in ``'whole'`` mode and has no effect in ``'slide'``.
 
     Args:
         backbone (dict): Any mmseg backbone.
