@@ -378,3 +378,15 @@ def test_inference_without_detail_windows_equals_original():
                                      [0.5, 1], (32, 32),
                                      hr_slide_inference=False)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_whole_inference_is_the_fused_prediction():
+    model = _model()
+    img = _images(64, 96, batch=1)
+    metas = [dict(ori_shape=(64, 96), img_shape=(64, 96))]
+    with torch.no_grad(), model.test_cfg_options(mode='whole'):
+        torch.testing.assert_close(model.inference(img, metas),
+                                   model.encode_decode(img, metas))
+    with model.test_cfg_options(mode='whole', logits_to_ori_shape=True), \
+            pytest.raises(ValueError, match='logits_to_ori_shape'):
+        model.inference(img, metas)
