@@ -2,11 +2,11 @@
 # 'dlv2red' + uda_daformer): DAFormer's training (DACS with EMA 0.999,
 # thing-class feature distance, pseudo-label crop, rare class sampling,
 # AdamW 6e-5 with warm-up, 40k iterations, final checkpoint) on
-# single-level DeepLab-v2 R101 instead of the DAFormer network. The
-# MiT-only no-decay keys of the schedule match no DeepLab-v2 parameter, as
-# in the original (they are set for 'mit' backbones only).
+# DAFormer's single-level DeepLab-v2 (mmseg's ResNetV1c-101) instead of the
+# DAFormer network. The MiT-only no-decay keys of the schedule match no
+# DeepLab-v2 parameter, as in the original (set for 'mit' backbones only).
 _base_ = [
-    '../_base_/models/deeplabv2_r101_crop512.py',  # R101, (6, 12), 512 crops
+    '../_base_/models/deeplabv2red_r101v1c.py',  # ResNetV1c-101, (6, 12)
     '../_base_/datasets/uda_gta2cityscapes_512x512.py',  # DAFormer's crops
     '../_base_/default_runtime.py',  # custom_imports, logging, visualiser
     '../_base_/schedules/schedule_daformer_40k.py',  # AdamW, warm-up, EMA

@@ -23,6 +23,9 @@ KNOWN_INIT_CHECKPOINTS: Dict[str, str] = {
     '    python tools/model_converters/original_deeplabv2.py '
     'DeepLab_resnet_pretrained_init-f81d91e8.pth '
     'checkpoints/deeplabv2_r101_init.pth',
+    'checkpoints/resnet101_v1c.pth':
+    "save mmcv's ImageNet ResNetV1c-101 (open-mmlab://resnet101_v1c, "
+    'resnet101_v1c-e67eebb6.pth, downloaded on a connected machine) there',
 }
 
 

@@ -8,8 +8,11 @@ the DACS core and, optionally, DAFormer's ImageNet feature distance
 (``calc_feat_dist`` after the source CE, backed separately with the source
 graph retained, as ``forward_train`` does; the distance itself from
 tests/reference/daformer_fd.py) and pseudo-label crop
-(``filter_valid_pseudo_region``, in place, before the mixing). Not
-re-stated: masked consistency, debug images. The step runs on one single-level mmseg segmentor (``backbone``
+(``filter_valid_pseudo_region``, in place, before the mixing), and MIC's
+masked consistency as a callback (tests/reference/mic.py ``mic_step``) run
+after the mixed loss's backward with the target images and the pseudo-label
+and weight, as ``forward_train`` calls ``self.mic``. Not re-stated: debug
+images. The step runs on one single-level mmseg segmentor (``backbone``
 and ``decode_head``, as DAFormer's DeepLab-v2), and every random draw comes
 in as an argument, so that a test can feed the draws our model made.
 """
@@ -125,7 +128,9 @@ def dacs_step(student: nn.Module,
               imnet: Optional[nn.Module] = None,
               fdist: Optional[dict] = None,
               ignore_top: int = 0,
-              ignore_bottom: int = 0) -> Dict[str, object]:
+              ignore_bottom: int = 0,
+              mic: Optional[Callable[..., Dict[str, Tensor]]] = None
+              ) -> Dict[str, object]:
     """One ``DACS.forward_train`` plus the optimizer step of its
     ``train_step``, with the colour jitter not drawn (``color_jitter <=
     color_jitter_probability``) and the blur drawn on (``blur > 0.5``) with
@@ -145,12 +150,15 @@ def dacs_step(student: nn.Module,
             and ``lam`` (``imnet_feature_dist_*``, ``num_classes``).
         ignore_top, ignore_bottom (int): ``pseudo_weight_ignore_top`` and
             ``pseudo_weight_ignore_bottom``.
+        mic (callable, optional): MIC's step, called as ``mic(student,
+            tgt_img, pseudo_label, pseudo_weight)`` after the mixed loss's
+            backward; what it returns joins the output.
 
     Returns:
         dict: The source CE, the FD (with ``imnet``), pseudo-label and
         weight (after the crop), masks, mixed image (before the blur),
-        label and weight, the mixed CE and the student's gradients before
-        the optimizer step.
+        label and weight, the mixed CE, MIC's output (with ``mic``) and the
+        student's gradients before the optimizer step.
     """
     optimizer.zero_grad()
     out = {}
@@ -207,6 +215,8 @@ def dacs_step(student: nn.Module,
                            out['mixed_label'], out['mixed_weight'])
     mix_loss.backward()
     out['mix_loss'] = mix_loss.detach()
+    if mic is not None:
+        out.update(mic(student, tgt_img, pseudo_label, pseudo_weight))
     out['grads'] = {name: p.grad.clone()
                     for name, p in student.named_parameters()
                     if p.grad is not None}

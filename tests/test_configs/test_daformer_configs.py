@@ -237,3 +237,33 @@ def test_stats_are_read_from_the_source_root():
         dataset = load_config(path).train_dataloader.dataset
         assert 'stats_dir' not in dataset.rare_class_sampling
         assert dataset.source.data_root == root
+
+
+# seg/configs/_base_/models/deeplabv2_r50-d8.py with deeplabv2red_r50-d8.py
+# (dilations (6, 12)) and experiments.py backbone 'r101v1c' (depth 101,
+# open-mmlab://resnet101_v1c)
+DLV2RED = dict(
+    backbone=dict(type='ResNetV1c', depth=101, dilations=(1, 1, 2, 4),
+                  strides=(1, 2, 1, 1), norm_eval=False,
+                  contract_dilation=True, style='pytorch'),
+    decode_head=dict(in_channels=2048, in_index=3, dilations=(6, 12),
+                     align_corners=False, init_std=0.01))
+
+
+def test_ablation_network_is_daformers_deeplabv2():
+    """The ablation runs DAFormer's DeepLab-v2 ('dlv2red' + 'r101v1c'),
+    whose 512x512 crops give the 64x64 features the feature distance
+    divides the labels by."""
+    segmentor = load_config(ABLATION).model.segmentor
+    for part, numbers in DLV2RED.items():
+        for key, value in numbers.items():
+            got = segmentor[part][key]
+            got = tuple(got) if isinstance(got, (list, tuple)) else got
+            assert got == value, (part, key)
+    assert segmentor.backbone.norm_cfg == dict(type='BN', requires_grad=True)
+    assert segmentor.decode_head.type == 'DeepLabV2Head'
+    assert segmentor.get('auxiliary_head') is None
+    assert segmentor.backbone.init_cfg.checkpoint == \
+        'checkpoints/resnet101_v1c.pth'
+    assert tuple(segmentor.data_preprocessor.size) == (512, 512)
+    assert segmentor.data_preprocessor.bgr_to_rgb is True

@@ -1,5 +1,6 @@
 """Segmentors."""
 from .ensemble_segmentor import EnsembleSegmentor
+from .hrda_encoder_decoder import HRDAEncoderDecoder
 from .uda_encoder_decoder import UDAEncoderDecoder
 
-__all__ = ['UDAEncoderDecoder', 'EnsembleSegmentor']
+__all__ = ['UDAEncoderDecoder', 'EnsembleSegmentor', 'HRDAEncoderDecoder']

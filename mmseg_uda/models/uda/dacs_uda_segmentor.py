@@ -1,12 +1,12 @@
 """Online self-training with a mean teacher and ClassMix (DACS)."""
 import copy
 import functools
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
-from mmengine.optim import OptimWrapperDict
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.structures import PixelData
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -23,6 +23,7 @@ from ..utils.mix_augmentation import mix_augment
 from ..utils.pseudo_weight_crop import crop_pseudo_weight
 from ..utils.state_dict_exclusion import exclude_from_state_dict
 from .base_uda_segmentor import BaseUDASegmentor
+from .masked_consistency import MIC_DEFAULTS, build_masked_consistency
 
 
 def disable_stochastic_layers(module: nn.Module) -> None:
@@ -68,12 +69,15 @@ class DACSUDASegmentor(BaseUDASegmentor):
     5. the pixel-weighted CE of the student on it (each head's own
        ``loss_decode`` with the pixel weights, by the segmentor's
        :meth:`~mmseg_uda.models.segmentors.UDAEncoderDecoder.loss_by_levels`
-       with ``pixel_weight``), backward; one optimizer step.
+       with ``pixel_weight``), backward;
+    6. with ``mask_consistency`` (MIC), the student's pixel-weighted CE on
+       the colour-augmented, block-masked target images with the target
+       pseudo-labels and weights of step 2, backward; one optimizer step.
 
     Logged: ``src.<level>.loss_ce``, ``src.loss_imnet_feat_dist`` (with
     FD), ``mix.<level>.loss_ce`` (``tgt.`` when not mixing), their
     ``acc_seg`` and ``mix.pseudo_weight`` (the fraction of confident
-    pixels, before the crop).
+    pixels, before the crop), ``masked.<level>.*`` (MIC).
 
     **ImageNet feature distance** (DAFormer's ``imnet_feature_dist_*``).
     ``imnet_model`` is a third build of the ``segmentor`` config, so the
@@ -124,6 +128,9 @@ class DACSUDASegmentor(BaseUDASegmentor):
             15).
         pseudo_weight_ignore_bottom (int): Rows at the bottom, likewise.
             Defaults to 0 (DAFormer: 120).
+        mask_consistency (dict, optional): MIC's options (step 6; keys and
+            MIC's values in :mod:`~mmseg_uda.models.uda.masked_consistency`).
+            None (default): off.
         data_preprocessor (dict, optional): A ``UDASegDataPreProcessor``;
             its ``mean``/``std`` and channel order are used by the colour
             jitter.
@@ -133,6 +140,7 @@ class DACSUDASegmentor(BaseUDASegmentor):
     """
 
     MIX_TYPES = ('class', None)
+    OPTION_KEYS = dict(mask_consistency=list(MIC_DEFAULTS))
 
     def __init__(self,
                  segmentor: ConfigType,
@@ -146,6 +154,7 @@ class DACSUDASegmentor(BaseUDASegmentor):
                  imnet_feature_dist: OptConfigType = None,
                  pseudo_weight_ignore_top: int = 0,
                  pseudo_weight_ignore_bottom: int = 0,
+                 mask_consistency: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None,
                  **kwargs) -> None:
@@ -183,6 +192,7 @@ class DACSUDASegmentor(BaseUDASegmentor):
             blur_prob=blur_prob,
             blur_sigma=tuple(blur_sigma),
             blur_kernel_ratio=blur_kernel_ratio)
+        self.mic = build_masked_consistency(mask_consistency)
         self.teacher = MODELS.build(copy.deepcopy(segmentor))
         set_requires_grad(self.teacher, False)
         self.imnet_feature_dist = None
@@ -299,6 +309,22 @@ class DACSUDASegmentor(BaseUDASegmentor):
                 for label in labels]
 
     # -- the training step ---------------------------------------------------
+    def weighted_step(self, images: Tensor, labels: Tensor, weights: Tensor,
+                      prefix: str, seg_optim: OptimWrapper,
+                      log_vars: Dict[str, Tensor],
+                      weight_losses: Optional[Callable] = None) -> None:
+        """The student's pixel-weighted CE on ``images`` (``weight_losses``
+        applied), logged as ``<prefix>.<level>.*``, backward."""
+        with seg_optim.optim_context(self.segmentor):
+            levels = self.segmentor(images, None, mode='levels')
+            losses = self.seg.loss_by_levels(
+                levels, self.label_samples(labels), pixel_weight=weights)
+            if weight_losses is not None:
+                losses = weight_losses(losses)
+            loss = self.record_losses(
+                {f'{prefix}.{k}': v for k, v in losses.items()}, log_vars)
+        seg_optim.backward(loss)
+
     def augment(self, inputs: Tensor) -> Tensor:
         """DACS's colour jitter and blur, in the preprocessor's
         normalisation."""
@@ -346,6 +372,7 @@ class DACSUDASegmentor(BaseUDASegmentor):
         if any(self.pseudo_weight_ignore):
             weights = crop_pseudo_weight(weights, *self.pseudo_weight_ignore)
         images, prefix = tgt['inputs'], 'tgt'
+        target_pseudo = (labels, weights)
 
         # 3. ClassMix
         if self.mix == 'class':
@@ -364,15 +391,15 @@ class DACSUDASegmentor(BaseUDASegmentor):
             prefix = 'mix'
 
         # 4. strong augmentation, 5. weighted CE of the student
-        images = self.augment(images)
-        with seg_optim.optim_context(self.segmentor):
-            levels = self.segmentor(images, None, mode='levels')
-            losses = self.seg.loss_by_levels(
-                levels, self.label_samples(labels), pixel_weight=weights)
-            loss = self.record_losses(
-                {f'{prefix}.{k}': v for k, v in losses.items()}, log_vars)
-        seg_optim.backward(loss)
+        self.weighted_step(self.augment(images), labels, weights, prefix,
+                           seg_optim, log_vars)
         log_vars[f'{prefix}.pseudo_weight'] = pseudo_weight
+        # 6. MIC: the same pseudo-labels on the masked target images
+        if self.mic is not None:
+            self.weighted_step(
+                self.mic.masked_images(tgt['inputs'], self.augment),
+                *target_pseudo, 'masked', seg_optim, log_vars,
+                self.mic.weight_losses)
 
         self.step_optimizers((seg_optim, ), log_vars)
         return log_vars
