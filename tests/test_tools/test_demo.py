@@ -22,7 +22,7 @@ def test_run_demo_trains_evaluates_and_draws(repo_root, tmp_path):
     proc = run(cmd, cwd=repo_root, env=tool_env(repo_root))
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    columns = {f'{m}/{d}' for m in ('source_only', 'adaptseg')
+    columns = {f'{m}/{d}' for m in ('source_only', 'adaptseg', 'daformer')
                for d in ('source', 'target')}
     for name in sorted(columns) + ['road', 'car', 'mIoU']:
         assert name in out, name
@@ -30,13 +30,16 @@ def test_run_demo_trains_evaluates_and_draws(repo_root, tmp_path):
     source_ckpt = osp.join(work, 'deeplabv2_r18_tiny_source_only_demo',
                            'iter_2.pth')
     assert f'load_from={source_ckpt}' in out
+    # the DAFormer-style run's frozen feature-distance copy starts from it too
+    assert f'model.segmentor.backbone.init_cfg.checkpoint={source_ckpt}' \
+        in out
     with open(osp.join(work, 'results.json')) as f:
         results = json.load(f)['results']
     assert set(results) == columns
     assert len(results['adaptseg/target']['IoU']) == 7
     grid = cv2.imread(osp.join(work, 'target_predictions.png'))
-    # 2 rows of image | label | 2 predictions at 128x256, titles and gaps
-    assert grid.shape[1] == 4 * 256 + 3 * 4
+    # 2 rows of image | label | 3 predictions at 128x256, titles and gaps
+    assert grid.shape[1] == 5 * 256 + 4 * 4
     assert grid.shape[0] == 2 * (128 + 18) + 4
 
     # a second run reuses the data and the finished training

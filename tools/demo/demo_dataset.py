@@ -11,6 +11,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmseg_uda.datasets.class_stats import (SAMPLE_CLASS_STATS,
+                                            SAMPLES_WITH_CLASS,
+                                            collect_class_stats,
+                                            write_class_stats)
 from mmseg_uda.utils.atomic_io import atomic_write_bytes, atomic_write_png
 from .street_layout import check_size, sample_layout
 from .street_rendering import render_source, render_target
@@ -134,6 +138,18 @@ def generate_split(root: str, domain: str, split: str, num_images: int,
     return paths
 
 
+def write_source_class_stats(root: str) -> None:
+    """Write the class statistics of the source training split (for rare
+    class sampling) into ``ROOT/source``, as the GTA5 converter does for
+    GTA5."""
+    source = osp.join(root, 'source')
+    with open(osp.join(source, 'train.txt')) as f:
+        names = [line.strip() for line in f if line.strip()]
+    files = [osp.join(source, 'labels', f'{name}_labelTrainIds.png')
+             for name in names]
+    write_class_stats(source, collect_class_stats(files))
+
+
 def demo_dataset_params(num_source_train: int = 200,
                         num_source_val: int = 50,
                         num_target_train: int = 200,
@@ -196,6 +212,10 @@ def generate_demo_dataset(root: str, num_source_train: int = 200,
     params = demo_dataset_params(num_source_train, num_source_val,
                                  num_target_train, num_target_val, size, seed)
     if not force and is_complete(root, params):
+        # a set made before the statistics existed gets them now
+        if not all(osp.isfile(osp.join(root, 'source', name))
+                   for name in (SAMPLE_CLASS_STATS, SAMPLES_WITH_CLASS)):
+            write_source_class_stats(root)
         return False
     with contextlib.suppress(FileNotFoundError):
         os.remove(osp.join(root, MARKER))
@@ -204,6 +224,7 @@ def generate_demo_dataset(root: str, num_source_train: int = 200,
                                ('target', 'train', num_target_train),
                                ('target', 'val', num_target_val)):
         generate_split(root, domain, split, num, size, seed, progress)
+    write_source_class_stats(root)
     data = json.dumps(params, indent=2, sort_keys=True) + '\n'
     atomic_write_bytes(osp.join(root, MARKER), data.encode())
     return True

@@ -30,6 +30,7 @@ from tools.demo.report import (evaluate_per_class, format_table,  # noqa
 DEFAULT_CONFIGS = [
     'configs/demo/deeplabv2_r18_tiny_source_only_demo.py',
     'configs/demo/deeplabv2_r18_tiny_adaptseg_demo.py',
+    'configs/demo/deeplabv2_r18_tiny_daformer_demo.py',
 ]
 DATASET_KEYS = ('source_train_dataset', 'source_val_dataset',
                 'target_train_dataset', 'target_val_dataset')
@@ -82,6 +83,22 @@ def set_data_root(cfg: Config, data_root: str) -> None:
             cfg[key]['data_root'] = osp.join(data_root, domain)
 
 
+def init_checkpoint_options(cfg: Config, checkpoint: str) -> list:
+    """``--cfg-options`` pointing a backbone's ``Pretrained`` init at
+    ``checkpoint`` (the source-only demo model).
+
+    The demo has no ImageNet weights; a frozen copy that DAFormer would
+    initialise from them (the feature distance) starts from the weights the
+    adaptation starts from instead.
+    """
+    segmentor = cfg.model.get('segmentor', cfg.model)
+    init_cfg = segmentor.get('backbone', {}).get('init_cfg') or {}
+    if init_cfg.get('type') != 'Pretrained':
+        return []
+    key = 'model.segmentor' if 'segmentor' in cfg.model else 'model'
+    return [f'{key}.backbone.init_cfg.checkpoint={checkpoint}']
+
+
 def train(config: str, work_dir: str, max_iters: int, options: list) -> str:
     """Train ``config`` unless ``work_dir`` already holds its last iteration.
 
@@ -126,6 +143,7 @@ def main() -> None:
         ]
         if first_checkpoint is not None:
             options.append(f'load_from={first_checkpoint}')
+            options += init_checkpoint_options(cfg, first_checkpoint)
         checkpoint = train(config, work_dir, max_iters, options)
         first_checkpoint = first_checkpoint or checkpoint
 

@@ -6,8 +6,11 @@ _base_ = ['./schedule_250k_poly.py']  # loops and hooks (schedule replaced)
 # The teacher is an EMA of the student. DAFormer: alpha=0.999 (its base DACS
 # config has 0.99; every DAFormer result and its DeepLab-v2 DACS rerun use
 # 0.999), ramp min(1 - 1 / (iter + 1), alpha).
+# RandomStateHook: torch's random state in the checkpoints, so that a resumed
+# run draws the same ClassMix classes, jitter and blur as an uninterrupted one.
 custom_hooks = [
-    dict(type='MeanTeacherHook', momentum=0.999, interval=1, warm_up=True)
+    dict(type='MeanTeacherHook', momentum=0.999, interval=1, warm_up=True),
+    dict(type='RandomStateHook')
 ]
 # One optimizer, for the student only (the teacher is not trained).
 # DAFormer: AdamW lr 6e-5, betas (0.9, 0.999), weight decay 0.01, heads at
