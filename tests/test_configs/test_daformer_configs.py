@@ -90,7 +90,9 @@ def test_uda_numbers(path):
 @pytest.mark.parametrize('path', LEAVES)
 def test_schedule_numbers(path):
     cfg = load_config(path)
-    [ema] = cfg.custom_hooks
+    ema, random_state = cfg.custom_hooks
+    # ours: the model's random state is saved for an exact --resume
+    assert random_state.type == 'RandomStateHook'
     assert (ema.type, ema.momentum) == ('MeanTeacherHook',
                                         FDTHINGS['alpha'])
     optim = cfg.optim_wrapper.segmentor

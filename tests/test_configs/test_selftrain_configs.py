@@ -24,7 +24,8 @@ def test_daformer_numbers(path):
     assert tuple(cfg.model.blur_sigma) == (0.15, 1.15)
     assert [dict(h) for h in cfg.custom_hooks] == [
         dict(type='MeanTeacherHook', momentum=0.999, interval=1,
-             warm_up=True)
+             warm_up=True),
+        dict(type='RandomStateHook')  # ours: exact --resume
     ]
     optim = cfg.optim_wrapper
     assert set(optim) == {'constructor', 'segmentor'}

@@ -120,7 +120,9 @@ def test_generate_layout_and_paths(tmp_path):
     root = str(tmp_path / 'demo')
     assert generate_demo_dataset(root, seed=1, **SMALL) is True
     files = set(_tree(root))
-    expected = {'.complete', 'source/train.txt', 'source/val.txt'}
+    expected = {'.complete', 'source/train.txt', 'source/val.txt',
+                'source/sample_class_stats.json',
+                'source/samples_with_class.json'}
     for split, num in (('train', 3), ('val', 2)):
         for i in range(num):
             expected |= {f'source/images/{split}_{i:05d}.png',
@@ -135,6 +137,15 @@ def test_generate_layout_and_paths(tmp_path):
         assert f.read() == 'train_00000\ntrain_00001\ntrain_00002\n'
     with open(osp.join(root, 'source', 'val.txt')) as f:
         assert f.read().split() == ['val_00000', 'val_00001']
+    # class statistics (rare class sampling) of the training split only
+    with open(osp.join(root, 'source', 'sample_class_stats.json')) as f:
+        stats = json.load(f)
+    assert [e['file'] for e in stats] == [
+        f'labels/train_{i:05d}_labelTrainIds.png' for i in range(3)]
+    label = cv2.imread(osp.join(root, 'source', stats[0]['file']), 0)
+    assert {int(k): v for k, v in stats[0].items() if k != 'file'} == {
+        int(c): int((label == c).sum()) for c in np.unique(label)
+        if c != 255}
     with open(osp.join(root, '.complete')) as f:
         marker = json.load(f)
     assert marker['seed'] == 1 and marker['size'] == list(SIZE)

@@ -147,7 +147,10 @@ def write_source_class_stats(root: str) -> None:
         names = [line.strip() for line in f if line.strip()]
     files = [osp.join(source, 'labels', f'{name}_labelTrainIds.png')
              for name in names]
-    write_class_stats(source, collect_class_stats(files))
+    stats = collect_class_stats(files)
+    for entry in stats:  # paths relative to the root: the set can move
+        entry['file'] = osp.relpath(entry['file'], source)
+    write_class_stats(source, stats)
 
 
 def demo_dataset_params(num_source_train: int = 200,
