@@ -152,6 +152,7 @@ class RareClassSampling:
                 'dataset has no data_root')
         stats, with_class = load_class_stats(self.stats_dir,
                                              self._command(source))
+        stats, with_class = self._apply_label_map(stats, with_class, source)
         names = _label_basenames(source)
         self._check_files(stats, with_class, names)
         self._check_classes(stats, source)
@@ -199,6 +200,42 @@ class RareClassSampling:
                 f'{missing} source labels are not in '
                 f'{self._path(SAMPLE_CLASS_STATS)!r}: rare class sampling '
                 'never draws them', logger='current', level=logging.WARNING)
+
+    @staticmethod
+    def _apply_label_map(stats: list, with_class: dict,
+                         source: Any) -> Tuple[list, dict]:
+        """Translate the statistics' class ids as the dataset translates its
+        labels.
+
+        A dataset given a subset of its classes (mmseg's ``metainfo``
+        ``classes``) maps the ids of its label files through
+        ``metainfo['label_map']``, the ids of dropped classes to 255. The
+        statistics count the ids of the files; this gives them the ids the
+        model trains on, dropping the ignored ones.
+        """
+        label_map = (getattr(source, 'metainfo', None) or {}).get(
+            'label_map')
+        if not label_map:
+            return stats, with_class
+        ignore = getattr(source, 'ignore_index', 255)
+
+        def new_id(c: int) -> int:
+            return label_map.get(c, c)
+
+        out_stats = []
+        for entry in stats:
+            mapped: Dict[Any, Any] = {}
+            for c, n in entry.items():
+                if c == 'file':
+                    mapped['file'] = n
+                elif new_id(c) != ignore:
+                    mapped[new_id(c)] = mapped.get(new_id(c), 0) + n
+            out_stats.append(mapped)
+        out_with_class: Dict[int, list] = {}
+        for c, files in with_class.items():
+            if new_id(c) != ignore:
+                out_with_class.setdefault(new_id(c), []).extend(files)
+        return out_stats, out_with_class
 
     def _check_classes(self, stats: list, source: Any) -> None:
         """Every class id in the statistics is one of the dataset's."""

@@ -264,3 +264,29 @@ def test_duplicate_label_basenames(tmp_path):
         seg_map_path=f'city{i}/00000_labelTrainIds.png')
     with pytest.raises(ValueError, match="several labels named '00000_"):
         RareClassSampling(source)
+
+
+def test_a_class_subset_maps_the_statistics_as_the_labels(tmp_path):
+    """A source given a subset of the classes (mmseg's label_map, the demo's
+    7 of 19) trains on the new ids: the statistics, counted on the files'
+    trainIds, are translated the same way, dropped classes left out."""
+    stats = [{0: 500, 8: 300, 13: 40, 'file': 'l/00000_labelTrainIds.png'},
+             {0: 200, 13: 90, 2: 70, 'file': 'l/00001_labelTrainIds.png'}]
+    source = _source_with_stats(tmp_path, stats)
+    # keep road (0), vegetation (8), car (13) as 0, 1, 2; the rest -> 255
+    label_map = {i: 255 for i in range(19)}
+    label_map.update({0: 0, 8: 1, 13: 2})
+    source.metainfo = dict(classes=('road', 'vegetation', 'car'),
+                           label_map=label_map)
+    rcs = RareClassSampling(source, min_pixels=10)
+    translated = [{0: 500, 1: 300, 2: 40, 'file': stats[0]['file']},
+                  {0: 200, 2: 90, 'file': stats[1]['file']}]
+    ref_classes, ref_probs = ref_rcs_class_probs(
+        json.loads(json.dumps(translated)), 0.01)
+    assert rcs.classes == ref_classes == [2, 1, 0]  # rarest first
+    np.testing.assert_allclose(rcs.probs, ref_probs, rtol=1e-6, atol=0)
+    assert rcs.samples_with_class == {0: [0, 1], 1: [0], 2: [0, 1]}
+    # without the label map, id 13 is no class of a 3-class dataset
+    source.metainfo = dict(classes=('road', 'vegetation', 'car'))
+    with pytest.raises(ClassStatsError, match='class id 8'):
+        RareClassSampling(source, min_pixels=10)
