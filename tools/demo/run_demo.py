@@ -83,22 +83,6 @@ def set_data_root(cfg: Config, data_root: str) -> None:
             cfg[key]['data_root'] = osp.join(data_root, domain)
 
 
-def init_checkpoint_options(cfg: Config, checkpoint: str) -> list:
-    """``--cfg-options`` pointing a backbone's ``Pretrained`` init at
-    ``checkpoint`` (the source-only demo model).
-
-    The demo has no ImageNet weights; a frozen copy that DAFormer would
-    initialise from them (the feature distance) starts from the weights the
-    adaptation starts from instead.
-    """
-    segmentor = cfg.model.get('segmentor', cfg.model)
-    init_cfg = segmentor.get('backbone', {}).get('init_cfg') or {}
-    if init_cfg.get('type') != 'Pretrained':
-        return []
-    key = 'model.segmentor' if 'segmentor' in cfg.model else 'model'
-    return [f'{key}.backbone.init_cfg.checkpoint={checkpoint}']
-
-
 def train(config: str, work_dir: str, max_iters: int, options: list) -> str:
     """Train ``config`` unless ``work_dir`` already holds its last iteration.
 
@@ -143,7 +127,6 @@ def main() -> None:
         ]
         if first_checkpoint is not None:
             options.append(f'load_from={first_checkpoint}')
-            options += init_checkpoint_options(cfg, first_checkpoint)
         checkpoint = train(config, work_dir, max_iters, options)
         first_checkpoint = first_checkpoint or checkpoint
 
