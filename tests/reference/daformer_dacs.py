@@ -116,6 +116,51 @@ def weighted_ce(seg_logits: Tensor, label: Tensor,
     return loss.mean()
 
 
+def class_mix_batch(src_img: Tensor, src_label: Tensor, tgt_img: Tensor,
+                    pseudo_label: Tensor, pseudo_weight: Tensor,
+                    choose: Callable[[int, int], Sequence[int]],
+                    blur_sigmas: Optional[Sequence[float]]
+                    ) -> Dict[str, Tensor]:
+    """The mixing loop of ``DACS.forward_train``: ClassMix of each source
+    image onto its target image (``get_class_masks``, ``strong_transform``
+    with ``one_mix``), the pixel weight 1 where pasted, then the blur with
+    the image's sigma (colour jitter not drawn).
+
+    Args:
+        src_img, tgt_img (Tensor): Normalised images (N, 3, H, W).
+        src_label (Tensor): Source labels (N, 1, H, W).
+        pseudo_label, pseudo_weight (Tensor): The target's (N, H, W).
+        choose: The class draw of :func:`class_masks`.
+        blur_sigmas (Sequence[float], optional): One sigma per image; None:
+            no blur.
+
+    Returns:
+        dict[str, Tensor]: ``masks``, ``mixed_img`` (before the blur),
+        ``mixed_label``, ``mixed_weight`` (N, H, W) and ``blurred`` (the
+        images the student trains on).
+    """
+    gt_pixel_weight = torch.ones(pseudo_weight.shape)
+    masks = class_masks(src_label, choose)
+    mixed_img, mixed_lbl, mixed_weight, blurred = [], [], [], []
+    for i, mask in enumerate(masks):
+        img = one_mix(mask, torch.stack((src_img[i], tgt_img[i])))
+        mixed_img.append(img)
+        mixed_lbl.append(one_mix(mask, torch.stack(
+            (src_label[i][0], pseudo_label[i]))))
+        mixed_weight.append(one_mix(mask, torch.stack(
+            (gt_pixel_weight[i], pseudo_weight[i]))))
+        if blur_sigmas is not None:
+            img = gaussian_blur(img, blur_sigmas[i])
+        blurred.append(img)
+    # labels and weights come out (1, 1, H, W) per image; the decode head
+    # squeezes the channel
+    return dict(masks=torch.cat(masks)[:, 0],
+                mixed_img=torch.cat(mixed_img),
+                mixed_label=torch.cat(mixed_lbl)[:, 0],
+                mixed_weight=torch.cat(mixed_weight)[:, 0],
+                blurred=torch.cat(blurred))
+
+
 def dacs_step(student: nn.Module,
               teacher: nn.Module,
               optimizer: torch.optim.Optimizer,
@@ -188,30 +233,15 @@ def dacs_step(student: nn.Module,
         ema_logits, threshold)
     pseudo_weight = ref_filter_valid_pseudo_region(pseudo_weight, ignore_top,
                                                    ignore_bottom)
-    gt_pixel_weight = torch.ones(pseudo_weight.shape)
     out['pseudo_label'], out['pseudo_weight'] = pseudo_label, pseudo_weight
 
     # ClassMix, then the strong transform, image by image
-    masks = class_masks(src_label, choose)
-    mixed_img, mixed_lbl, mixed_weight, blurred = [], [], [], []
-    for i, mask in enumerate(masks):
-        img = one_mix(mask, torch.stack((src_img[i], tgt_img[i])))
-        mixed_img.append(img)
-        mixed_lbl.append(one_mix(mask, torch.stack(
-            (src_label[i][0], pseudo_label[i]))))
-        mixed_weight.append(one_mix(mask, torch.stack(
-            (gt_pixel_weight[i], pseudo_weight[i]))))
-        if blur_sigmas is not None:
-            img = gaussian_blur(img, blur_sigmas[i])
-        blurred.append(img)
-    # labels and weights come out (1, 1, H, W) per image; the decode head
-    # squeezes the channel
-    out['masks'] = torch.cat(masks)[:, 0]
-    out['mixed_img'] = torch.cat(mixed_img)
-    out['mixed_label'] = torch.cat(mixed_lbl)[:, 0]
-    out['mixed_weight'] = torch.cat(mixed_weight)[:, 0]
+    mixed = class_mix_batch(src_img, src_label, tgt_img, pseudo_label,
+                            pseudo_weight, choose, blur_sigmas)
+    blurred = mixed.pop('blurred')
+    out.update(mixed)
 
-    mix_loss = weighted_ce(logits(student, torch.cat(blurred)),
+    mix_loss = weighted_ce(logits(student, blurred),
                            out['mixed_label'], out['mixed_weight'])
     mix_loss.backward()
     out['mix_loss'] = mix_loss.detach()

@@ -174,15 +174,17 @@ def encode_decode(backbone, head, attention, img, scales, crop_size,
                          align_corners=False)
 
 
-def forward_train_features(backbone, img, scales, crop_size, divisible):
+def forward_train_features(backbone, img, scales, crop_size, divisible,
+                           box=None):
     """HRDAEncoderDecoder._forward_train_features; returns the features
-    and the detail crop box (numpy's global generator, as the original)."""
+    and the detail crop box (numpy's global generator, as the original;
+    a given ``box`` stands for that draw)."""
     mres_feats, crop_box = [], None
     for i, s in enumerate(scales):
         scaled_img = _resize(img, s)
         if crop_size is not None and i >= 1:
-            crop_box = get_crop_bbox(*scaled_img.shape[-2:], crop_size,
-                                     divisible)
+            crop_box = box if box is not None else get_crop_bbox(
+                *scaled_img.shape[-2:], crop_size, divisible)
             scaled_img = crop(scaled_img, crop_box)
         mres_feats.append(backbone(scaled_img))
     return mres_feats, crop_box

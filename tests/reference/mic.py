@@ -49,6 +49,19 @@ def mask_image(img: Tensor, draws: Tensor, mask_ratio: float) -> Tensor:
     return img * block_mask(draws, mask_ratio, *img.shape[-2:])
 
 
+def augmented_masked_image(tgt_img: Tensor, draws: Tensor, mask_ratio: float,
+                           blur_sigmas: Optional[Sequence[float]]) -> Tensor:
+    """The image MIC's student sees in mode ``'separatetrgaug'``:
+    ``strong_transform`` of the target images without mixing (colour jitter
+    not drawn, the blur with each image's sigma or off when
+    ``blur_sigmas`` is None), then ``mask_image``."""
+    img = tgt_img.clone()
+    if blur_sigmas is not None:
+        img = torch.cat([gaussian_blur(img[i:i + 1], sigma)
+                         for i, sigma in enumerate(blur_sigmas)])
+    return mask_image(img, draws, mask_ratio)
+
+
 def mic_step(student: nn.Module,
              tgt_img: Tensor,
              pseudo_label: Tensor,
@@ -82,11 +95,8 @@ def mic_step(student: nn.Module,
     Returns:
         dict[str, Tensor]: ``masked_img`` and ``masked_loss``.
     """
-    img = tgt_img.clone()
-    if blur_sigmas is not None:
-        img = torch.cat([gaussian_blur(img[i:i + 1], sigma)
-                         for i, sigma in enumerate(blur_sigmas)])
-    masked_img = mask_image(img, draws, mask_ratio)
+    masked_img = augmented_masked_image(tgt_img, draws, mask_ratio,
+                                        blur_sigmas)
     loss = weighted_ce(logits(student, masked_img), pseudo_label,
                        pseudo_weight)
     if mask_lambda != 1:
