@@ -220,8 +220,8 @@ def test_pseudo_labels_are_the_sliding_teachers(step):
 
 
 def test_gradients_and_updated_weights_equal_the_original(step):
-    """Gradients after the three backward passes and the weights after the
-    SGD step (lr 0.01).
+    """Gradients after the three backward passes, the weights after the
+    SGD step (lr 0.01) and the BN statistics.
 
     The tolerance is relative to each tensor's largest gradient: the blurred
     images (ours, and kornia's blur re-stated) differ by float rounding
@@ -246,6 +246,12 @@ def test_gradients_and_updated_weights_equal_the_original(step):
                                        atol=atol, msg=name)
             atol = 0.01 * atol + 1e-6
         torch.testing.assert_close(ours[name], param, rtol=1e-5, atol=atol,
+                                   msg=name)
+    # BN statistics of the three training forward passes
+    buffers = dict(run.model.segmentor.named_buffers())
+    assert any(name.endswith('running_mean') for name in buffers)
+    for name, buf in student.named_buffers():
+        torch.testing.assert_close(buffers[name], buf, rtol=1e-5, atol=1e-6,
                                    msg=name)
     # the step moved the student
     moved = run.reference.segmentor.state_dict()
