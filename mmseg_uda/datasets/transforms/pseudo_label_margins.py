@@ -79,11 +79,11 @@ class PseudoLabelMargins(BaseTransform):
     in the pipeline above the flip comes before the crop. The two orders
     give the same distribution of crops: ``RandomCrop`` draws the offset
     uniformly, and a flip maps each offset to its mirror image in the same
-    range, so the mask of every flipped crop is as likely either way. HRDA's mask has the
-    fixed size ``[1024, 2048]`` of Cityscapes images (which its Resize to
-    2048x1024 leaves unchanged); this one takes the image's size at this
-    step (the resized image above), so the margins are in its pixels for
-    any target dataset.
+    range, so the mask of every flipped crop is as likely either way.
+    HRDA's mask has the fixed size ``[1024, 2048]`` of Cityscapes images
+    (which its Resize to 2048x1024 leaves unchanged); this one takes the
+    image's size at this step (the resized image above), so the margins are
+    in its pixels for any target dataset.
 
     Required keys: ``img``. Optional: ``flip``, ``flip_direction``,
     ``seg_fields``.
