@@ -137,18 +137,6 @@ class HRDAEncoderDecoder(UDAEncoderDecoder):
         self.blur_hr_crop = blur_hr_crop
         self._hr_crop_box: Optional[Box] = None
 
-    def forward(self,
-                inputs: Tensor,
-                data_samples: OptSampleList = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], list,
-                                               Tensor]:
-        """The modes of :class:`UDAEncoderDecoder` plus
-        ``'inference_levels'``: ``{'main': fused}`` logits at the head's
-        resolution as inference (and HRDA's pseudo-labels) compute them."""
-        if mode == 'inference_levels':
-            return {'main': self.inference_logits(inputs)}
-        return super().forward(inputs, data_samples, mode)
-
     def level_names(self) -> List[str]:
         """Names of the training levels."""
         return ['main', 'lr', 'hr']
@@ -290,7 +278,8 @@ class HRDAEncoderDecoder(UDAEncoderDecoder):
     def inference_logits(self, inputs: Tensor) -> Tensor:
         """Fused logits of whole images at the head's resolution, the
         detail scale slid with ``hr_slide_inference`` (HRDA's
-        ``encode_decode`` before the upsampling)."""
+        ``encode_decode`` before the upsampling); ``mode='inference_levels'``
+        returns them as ``{'main': logits}``."""
         feats = []
         for i, scale in enumerate(self.scales):
             img = self.scaled_input(inputs, scale)

@@ -29,6 +29,11 @@ class UDAEncoderDecoder(EncoderDecoder):
     ``mode='levels_and_feats'`` returns ``(levels, feats)``: the same logits
     and the features they came from (``extract_feat``), for losses on the
     features of the same forward pass (DAFormer's feature distance).
+    ``mode='inference_levels'`` returns ``{'main': logits}``: the logits
+    inference computes (:meth:`inference_logits`, the decode head's on the
+    whole image here), which is what the DAFormer family's teacher labels
+    target images with (``generate_pseudo_label``); multi-resolution
+    segmentors override :meth:`inference_logits`.
 
     **Evaluation protocol of the originals.**
 
@@ -70,12 +75,20 @@ class UDAEncoderDecoder(EncoderDecoder):
                 mode: str = 'tensor') -> Union[Dict[str, Tensor], list,
                                                Tensor]:
         """mmseg's modes ``'loss'``, ``'predict'``, ``'tensor'``, plus
-        ``'levels'`` and ``'levels_and_feats'`` (see the class docstring)."""
+        ``'levels'``, ``'levels_and_feats'`` and ``'inference_levels'`` (see
+        the class docstring)."""
         if mode == 'levels':
             return self.forward_levels(inputs)
         if mode == 'levels_and_feats':
             return self.forward_levels(inputs, return_feats=True)
+        if mode == 'inference_levels':
+            return {'main': self.inference_logits(inputs)}
         return super().forward(inputs, data_samples, mode)
+
+    def inference_logits(self, inputs: Tensor) -> Tensor:
+        """The decode head's logits of whole images at its resolution
+        (``encode_decode`` before the upsampling)."""
+        return self.decode_head.forward(self.extract_feat(inputs))
 
     @contextmanager
     def test_cfg_options(self, **options) -> Iterator[None]:

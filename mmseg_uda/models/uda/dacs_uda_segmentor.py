@@ -277,7 +277,7 @@ class DACSUDASegmentor(BaseUDASegmentor):
         """
         teacher = unwrap(self.teacher)
         disable_stochastic_layers(teacher)
-        logits = teacher(inputs, mode='levels')['main']
+        logits = teacher(inputs, mode='inference_levels')['main']
         logits = resize(logits, size=inputs.shape[2:], mode='bilinear',
                         align_corners=teacher.align_corners)
         return self.pseudo_labels_from_logits(logits)

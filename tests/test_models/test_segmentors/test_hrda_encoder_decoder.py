@@ -367,6 +367,29 @@ def test_dacs_trains_an_hrda_segmentor_with_the_feature_distance():
                zip(before, model.segmentor.parameters()))
 
 
+def test_dacs_teacher_labels_with_sliding_detail_windows_as_original():
+    """DACS's teacher labels target images as HRDA's
+    ``generate_pseudo_label``: ``encode_decode`` with the detail scale slid
+    in overlapping windows, not a random detail crop (``mode='levels'``),
+    so the labels do not depend on numpy's random state."""
+    from mmseg_uda.models.uda.dacs_uda_segmentor import DACSUDASegmentor
+    init_default_scope('mmseg')
+    model = DACSUDASegmentor(segmentor=_cfg())
+    model.teacher.load_state_dict(_model().state_dict())
+    model.teacher.eval()
+    backbone, head, attention = _parts(model.teacher)
+    img = _images(64, 96)
+    with torch.no_grad():
+        probs = ref.encode_decode(backbone, head, attention, img, [0.5, 1],
+                                  (32, 32)).softmax(dim=1)
+    confidence, expected = probs.max(dim=1)
+    for seed in (0, 1):
+        np.random.seed(seed)
+        labels, weight = model.pseudo_label(img)
+        torch.testing.assert_close(labels, expected, atol=0, rtol=0)
+        assert weight == (confidence >= model.pseudo_threshold).float().mean()
+
+
 def test_inference_without_detail_windows_equals_original():
     """``hr_slide_inference=False``: the detail scale is the whole image."""
     model = _model(hr_slide_inference=False)
