@@ -8,15 +8,19 @@ import copy
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmseg_uda.datasets.transforms import PseudoLabelMargins
 from mmseg_uda.models.uda import dacs_uda_segmentor
+from mmseg_uda.models.uda.dacs_uda_segmentor import DACSUDASegmentor
 from mmseg_uda.models.utils.pseudo_weight_crop import (
     filter_valid_pseudo_region, stack_valid_pseudo_masks)
 from tests.reference.daformer_dacs import one_mix
 from tests.reference.hrda_margins import ref_filter_valid_pseudo_region
+from tests.test_models.test_segmentors.test_hrda_encoder_decoder import \
+    _cfg as hrda_cfg
 from tests.test_models.test_uda.test_dacs_uda_segmentor import (
     DAFORMER_THRESHOLD, TEACHER_SCALE, _batch, _model, _optim)
 from tests.test_models.test_uda.test_mic_dacs import TINY_MIC
@@ -205,3 +209,35 @@ def test_masks_are_stacked_padded_or_refused():
     for bad in (torch.ones(1, 4, 4), torch.ones(1, 3, 5), torch.ones(2, 3, 4)):
         with pytest.raises(ValueError, match=r'must be \(1, h, w\)'):
             stack_valid_pseudo_masks([_sample(bad)], (3, 4))
+
+
+def test_an_hrda_student_gets_the_mask_at_the_full_input_size(monkeypatch):
+    """With HRDA (the margins' method) the teacher's pseudo-labels come
+    from sliding detail windows over the whole 64x64 input; the mask, at
+    the input size, zeroes their weight in the margins."""
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = DACSUDASegmentor(
+        segmentor=hrda_cfg(),
+        data_preprocessor=dict(type='UDASegDataPreProcessor',
+                               mean=[0., 0., 0.], std=[255., 255., 255.],
+                               size_divisor=1),
+        pseudo_threshold=0.0, mix='class')
+    model.init_weights()
+    model.train()
+    seen = _record(monkeypatch, dacs_uda_segmentor, 'class_mix')
+    source, target = _batch(0, True, (64, 64)), _batch(1, False, (64, 64))
+    for sample, flip in zip(target['data_samples'], (False, True)):
+        results = PseudoLabelMargins(MARGINS)(dict(
+            img=np.zeros((64, 64, 3), np.uint8), flip=flip,
+            flip_direction='horizontal'))
+        sample.valid_pseudo_mask = PixelData(
+            data=torch.from_numpy(results['valid_pseudo_mask'])[None])
+    model.train_step(dict(source=source, target=target), _optim(model))
+    (args, _, _), = seen
+    masks = torch.stack([s.valid_pseudo_mask.data
+                         for s in target['data_samples']])
+    # threshold 0: every pixel is confident, the weight is the mask
+    expected = ref_filter_valid_pseudo_region(torch.ones(2, 64, 64), 0, 0,
+                                              masks)
+    assert torch.equal(args[5], expected)
