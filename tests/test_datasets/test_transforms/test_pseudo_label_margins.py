@@ -5,15 +5,21 @@ import functools
 
 import numpy as np
 import pytest
+import torch
 from mmcv.transforms import Compose
+from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, TRANSFORMS
 
+from mmseg_uda.datasets.source_target_dataset import SourceTargetDataset
 from mmseg_uda.datasets.transforms import PackUDASegInputs, PseudoLabelMargins
+from mmseg_uda.models.data_preprocessors.uda_data_preprocessor import \
+    UDASegDataPreProcessor
+from mmseg_uda.models.utils.pseudo_weight_crop import stack_valid_pseudo_masks
 from tests.reference.hrda_margins import (HRDA_MARGINS, VALID_MASK_SIZE,
                                           ref_crop_then_flip,
                                           ref_pre_pipeline_mask)
-from tests.reference.tiny_layouts import make_cityscapes
+from tests.reference.tiny_layouts import make_cityscapes, make_gta
 
 
 def test_hrda_margins_and_mask_size():
@@ -250,3 +256,35 @@ def test_a_cityscapes_dataset_packs_the_mask(tmp_path):
     assert mask.shape == (1, 64, 64) and mask.dtype.itemsize == 1
     assert (mask[0, :2] == 0).all() and (mask[0, -15:] == 0).all()
     assert (mask[0, 2:-15] == 1).any()
+
+
+def test_the_mask_reaches_the_model_through_the_paired_loader(tmp_path):
+    """SourceTargetDataset passes the target's mask on (the original's
+    uda_dataset.py does so by hand); collated and preprocessed, the model
+    stacks it at the input size."""
+    gta, cs = str(tmp_path / 'gta'), str(tmp_path / 'cs')
+    make_gta(gta, num=1, size=(32, 64), seed=0)
+    make_cityscapes(cs, split='train', num=2, size=(32, 64), seed=1)
+    init_default_scope('mmseg')
+    dataset = SourceTargetDataset(
+        dict(type='GTAVDataset', data_root=gta, pipeline=[
+            dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+            dict(type='RandomCrop', crop_size=(32, 32)),
+            dict(type='PackSegInputs')]),
+        dict(type='CityscapesDataset', data_root=cs,
+             data_prefix=dict(img_path='leftImg8bit/train'), pipeline=[
+                 dict(type='LoadImageFromFile'),
+                 dict(type='RandomFlip', prob=0.5),
+                 dict(type='PseudoLabelMargins', margins=[2, 6, 3, 3]),
+                 dict(type='RandomCrop', crop_size=(32, 32)),
+                 dict(type='PackUDASegInputs')]))
+    batch = pseudo_collate([dataset[0], dataset[1]])
+    data = UDASegDataPreProcessor(mean=[0, 0, 0], std=[1, 1, 1],
+                                  size_divisor=1)(batch, training=True)
+    target = data['target']
+    masks = stack_valid_pseudo_masks(target['data_samples'],
+                                     target['inputs'].shape[2:])
+    assert masks.shape == (2, 32, 32) and masks.dtype == torch.bool
+    assert not masks[:, :2].any() and not masks[:, -6:].any()
+    assert masks[:, 2:-6].any()
+    assert 'valid_pseudo_mask' not in data['source']['data_samples'][0]
