@@ -20,7 +20,8 @@ from ..data_preprocessors.normalization import preprocessor_normalization
 from ..utils import set_requires_grad, unwrap
 from ..utils.class_mix import class_mix, class_mix_masks
 from ..utils.mix_augmentation import mix_augment
-from ..utils.pseudo_weight_crop import crop_pseudo_weight
+from ..utils.pseudo_weight_crop import (filter_valid_pseudo_region,
+                                        stack_valid_pseudo_masks)
 from ..utils.state_dict_exclusion import exclude_from_state_dict
 from .base_uda_segmentor import BaseUDASegmentor
 from .masked_consistency import MIC_DEFAULTS, build_masked_consistency
@@ -57,7 +58,9 @@ class DACSUDASegmentor(BaseUDASegmentor):
        DAFormer); with ``pseudo_weight_ignore_top/bottom`` the weight is
        0 in that many top/bottom rows of the target image
        (:func:`~mmseg_uda.models.utils.crop_pseudo_weight`, DAFormer's
-       ``filter_valid_pseudo_region``);
+       ``filter_valid_pseudo_region``), or 0 where a target sample's
+       ``valid_pseudo_mask`` is (HRDA's margins, from the loader's
+       ``PseudoLabelMargins``; the two exclude each other);
     3. ClassMix (``mix='class'``): half of the classes of each source label
        are pasted from the source image onto the target image; the mixed
        label is the source label where pasted, the pseudo-label elsewhere;
@@ -351,6 +354,9 @@ class DACSUDASegmentor(BaseUDASegmentor):
         seg_optim, = self.optim_wrappers(optim_wrapper, 'segmentor')
         data = self.preprocess(data)
         src, tgt = data['source'], data['target']
+        valid_masks = stack_valid_pseudo_masks(  # HRDA's margins, if any
+            tgt['data_samples'], tgt['inputs'].shape[2:],
+            self.pseudo_weight_ignore)
         log_vars: Dict[str, Tensor] = {}
 
         src_labels = torch.stack(
@@ -369,8 +375,8 @@ class DACSUDASegmentor(BaseUDASegmentor):
         labels, pseudo_weight = self.pseudo_label(tgt['inputs'])
         # expanded on the device: no host synchronisation
         weights = pseudo_weight.detach().expand(labels.shape).clone()
-        if any(self.pseudo_weight_ignore):
-            weights = crop_pseudo_weight(weights, *self.pseudo_weight_ignore)
+        weights = filter_valid_pseudo_region(
+            weights, *self.pseudo_weight_ignore, valid_masks)
         images, prefix = tgt['inputs'], 'tgt'
         target_pseudo = (labels, weights)
 
