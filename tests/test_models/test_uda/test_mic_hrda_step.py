@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
 
 from mmseg_uda.models.segmentors import hrda_encoder_decoder
 from mmseg_uda.models.uda import dacs_uda_segmentor
@@ -42,7 +43,12 @@ TINY_MIC = dict(MIC_CONFIG, mask_generator=dict(
     type='block', mask_ratio=0.7, mask_block_size=16))
 FD = dict(type='FeatureDistanceLoss', loss_weight=0.5, thing_classes=[2, 3],
           scale_min_ratio=0.75)
+# where the pseudo-labels are not trusted: DAFormer's row crop (top,
+# bottom rows), or HRDA's loader-side margins, a ``valid_pseudo_mask`` per
+# target image (0 in the margins the training crop kept: all four sides of
+# the first image, the top and right of the second)
 TOP, BOTTOM = 4, 12
+MARGINS = ((4, 12, 2, 2), (6, 0, 0, 8))
 # DAFormer's / HRDA's normalisation (RGB)
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
@@ -71,8 +77,9 @@ LOG_NAMES = {
 LOG_NAMES['src.loss_imnet_feat_dist'] = 'src.loss_imnet_feat_dist'
 
 
-def _model() -> DACSUDASegmentor:
-    """MIC(HRDA) on the tiny HRDA segmentor, colour jitter off, blur on."""
+def _model(rows: tuple) -> DACSUDASegmentor:
+    """MIC(HRDA) on the tiny HRDA segmentor, colour jitter off, blur on,
+    the pseudo-label row crop ``rows``."""
     init_default_scope('mmseg')
     backbone = dict(BACKBONE, strides=[4, 2, 2, 1])
     segmentor = hrda_cfg(backbone=backbone, head=dict(dropout_ratio=0.0))
@@ -83,7 +90,7 @@ def _model() -> DACSUDASegmentor:
                                std=STD, bgr_to_rgb=True, size=SIZE),
         pseudo_threshold=DAFORMER_THRESHOLD, mix='class',
         color_jitter_prob=0.0, blur_prob=1.0, imnet_feature_dist=FD,
-        pseudo_weight_ignore_top=TOP, pseudo_weight_ignore_bottom=BOTTOM,
+        pseudo_weight_ignore_top=rows[0], pseudo_weight_ignore_bottom=rows[1],
         mask_consistency=TINY_MIC)
     model.init_weights()
     # the teacher starts as the student (the EMA's first iteration), made
@@ -95,12 +102,28 @@ def _model() -> DACSUDASegmentor:
     return model.train()
 
 
-def _data() -> dict:
+def _valid_masks() -> torch.Tensor:
+    """The target images' ``valid_pseudo_mask`` (N, 1, H, W) of
+    ``MARGINS``."""
+    masks = torch.ones(len(MARGINS), 1, *SIZE, dtype=torch.uint8)
+    for mask, (top, bottom, left, right) in zip(masks, MARGINS):
+        mask[:, :top] = 0
+        mask[:, SIZE[0] - bottom:] = 0
+        mask[:, :, :left] = 0
+        mask[:, :, SIZE[1] - right:] = 0
+    return masks
+
+
+def _data(margins: bool) -> dict:
     source = _batch(0, True, SIZE)
     for sample, grid in zip(source['data_samples'], GRIDS):
         sample.gt_sem_seg.data = torch.as_tensor(grid)[None].repeat_interleave(
             16, dim=1).repeat_interleave(16, dim=2)
-    return dict(source=source, target=_batch(1, False, SIZE))
+    target = _batch(1, False, SIZE)
+    if margins:
+        for sample, mask in zip(target['data_samples'], _valid_masks()):
+            sample.valid_pseudo_mask = PixelData(data=mask)
+    return dict(source=source, target=target)
 
 
 def _normalised(data: dict, domain: str) -> torch.Tensor:
@@ -114,10 +137,12 @@ class _Step:
     """Our step with every draw and intermediate recorded, and the
     re-statement fed the same draws."""
 
-    def __init__(self, monkeypatch):
-        self.model = _model()
+    def __init__(self, monkeypatch, margins: bool):
+        self.margins = margins
+        self.rows = (0, 0) if margins else (TOP, BOTTOM)
+        self.model = _model(self.rows)
         self.reference = copy.deepcopy(self.model)
-        self.data = _data()
+        self.data = _data(margins)
         self.seen = {}
         for owner, name in ((dacs_uda_segmentor, 'class_mix_masks'),
                             (dacs_uda_segmentor, 'class_mix'),
@@ -162,15 +187,19 @@ class _Step:
             blur_sigmas=self.blurs[0][0][1].tolist(),
             mask_draws=self.draws[0][1], mask_ratio=0.7,
             mask_blur_sigmas=self.blurs[1][0][1].tolist(),
-            ignore_top=TOP, ignore_bottom=BOTTOM)
+            ignore_top=self.rows[0], ignore_bottom=self.rows[1],
+            valid_pseudo_mask=_valid_masks() if self.margins else None)
         out['student'] = student
         return out
 
 
-@pytest.fixture(scope='module')
-def step():
+@pytest.fixture(scope='module', params=['row_crop', 'margins'])
+def step(request):
+    """Our step and the original's, with DAFormer's pseudo-label row crop
+    or with HRDA's loader-side margins (as the shipped MIC(HRDA) configs).
+    """
     with pytest.MonkeyPatch.context() as monkeypatch:
-        run = _Step(monkeypatch)
+        run = _Step(monkeypatch, request.param == 'margins')
         yield run, run.expected()
 
 
@@ -202,13 +231,20 @@ def test_pseudo_labels_are_the_sliding_teachers(step):
     labels, weight = run.seen['pseudo_label'][2]
     assert torch.equal(labels, expected['pseudo_label'])
     assert 0 < weight.item() < 1
-    assert weight.item() == pytest.approx(
-        expected['pseudo_weight'][0, TOP, 0].item())
     assert run.log_vars['mix.pseudo_weight'].item() == pytest.approx(
         weight.item())
-    # the crop of the pseudo-weight reaches the mixed weights
-    assert (expected['pseudo_weight'][:, :TOP] == 0).all()
-    assert (expected['pseudo_weight'][:, -BOTTOM:] == 0).all()
+    # the weight is the fraction of confident pixels, 0 where the
+    # pseudo-labels are not trusted (this reaches the mixed weights)
+    untrusted = torch.zeros(len(MARGINS), *SIZE, dtype=torch.bool)
+    if run.margins:
+        untrusted = _valid_masks()[:, 0] == 0
+    else:
+        untrusted[:, :TOP] = untrusted[:, SIZE[0] - BOTTOM:] = True
+    pseudo_weight = expected['pseudo_weight']
+    assert (pseudo_weight[untrusted] == 0).all()
+    torch.testing.assert_close(
+        pseudo_weight[~untrusted],
+        torch.full_like(pseudo_weight[~untrusted], weight.item()))
     masks = run.seen['class_mix_masks'][2]
     assert torch.equal(masks, expected['masks'].bool())
     mixed_img, mixed_label, mixed_weight = run.seen['class_mix'][2]
