@@ -290,9 +290,9 @@ def test_gradients_and_updated_weights_equal_the_original(step):
         torch.testing.assert_close(buffers[name], buf, rtol=1e-5, atol=1e-6,
                                    msg=name)
     # the step moved the student
-    moved = run.reference.segmentor.state_dict()
+    before = run.reference.segmentor.state_dict()
     assert not torch.equal(ours['decode_head.head.conv_seg.weight'],
-                           moved['decode_head.head.conv_seg.weight'])
+                           before['decode_head.head.conv_seg.weight'])
 
 
 def test_a_random_detail_crop_teacher_gives_other_pseudo_labels(step):
