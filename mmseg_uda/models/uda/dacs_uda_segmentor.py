@@ -1,7 +1,7 @@
 """Online self-training with a mean teacher and ClassMix (DACS)."""
 import copy
 import functools
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -17,6 +17,7 @@ from torch.nn.modules.dropout import _DropoutNd
 
 from ...utils.number_checks import check_number, check_weight
 from ..data_preprocessors.normalization import preprocessor_normalization
+from ..losses.feature_distance_loss import build_feature_distance_loss
 from ..utils import set_requires_grad, unwrap
 from ..utils.class_mix import class_mix, class_mix_masks
 from ..utils.mix_augmentation import mix_augment
@@ -200,48 +201,11 @@ class DACSUDASegmentor(BaseUDASegmentor):
         set_requires_grad(self.teacher, False)
         self.imnet_feature_dist = None
         if imnet_feature_dist is not None:
-            self.imnet_feature_dist = self.build_feature_distance(
-                imnet_feature_dist)
+            self.imnet_feature_dist = build_feature_distance_loss(
+                imnet_feature_dist, self.seg.decode_head)
             self.imnet_model = exclude_from_state_dict(
                 MODELS.build(copy.deepcopy(segmentor)))
             set_requires_grad(self.imnet_model, False)
-
-    def build_feature_distance(self, cfg: ConfigType) -> nn.Module:
-        """Build the ``imnet_feature_dist`` loss, checked.
-
-        Args:
-            cfg (dict): The loss config; ``num_classes`` and
-                ``ignore_index`` default to the decode head's.
-
-        Returns:
-            nn.Module: The loss; called as ``loss(student_feats,
-            imnet_feats, labels)``, it has a ``loss_name``.
-
-        Raises:
-            TypeError: If ``cfg`` is not a config dict with a ``type``, or
-                a value has the wrong type.
-            ValueError: If the type is unknown or the loss refuses a value
-                (the messages name ``imnet_feature_dist``).
-        """
-        if not isinstance(cfg, Mapping) or 'type' not in cfg:
-            raise TypeError(
-                'imnet_feature_dist must be a loss config, e.g. '
-                "dict(type='FeatureDistanceLoss', loss_weight=0.005), or "
-                f'None, got {cfg!r}')
-        cfg = dict(cfg)
-        head = self.seg.decode_head
-        cfg.setdefault('num_classes', head.num_classes)
-        cfg.setdefault('ignore_index', head.ignore_index)
-        try:
-            loss = MODELS.build(cfg)
-        except TypeError as exc:
-            raise TypeError(f'imnet_feature_dist: {exc}') from exc
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f'imnet_feature_dist: {exc}') from exc
-        if not hasattr(loss, 'loss_name'):
-            raise TypeError(f'imnet_feature_dist: {type(loss).__name__} has '
-                            'no loss_name to log it under')
-        return loss
 
     @property
     def student(self) -> nn.Module:
