@@ -149,10 +149,11 @@ def test_data_numbers(path):
     assert crop.cat_max_ratio == DATA['cat_max_ratio']
     assert flip.prob == DATA['flip_prob']
     # ours flips before the margins and the crop: the mask is made on the
-    # whole resized image, as the original's (made before its pipeline)
+    # whole resized image, as the original's (made before its pipeline),
+    # and packed with the image
     assert [t.type for t in target.pipeline] == [
         'LoadImageFromFile', 'Resize', 'RandomFlip', 'PseudoLabelMargins',
-        'RandomCrop', 'PackSegInputs']
+        'RandomCrop', 'PackUDASegInputs']
     resize, flip, _, crop = target.pipeline[1:5]
     assert (resize.scale, resize.keep_ratio) == (
         DATA['cityscapes_img_scale'], True)
@@ -260,12 +261,12 @@ def test_gta_source_is_resized_as_the_original(tmp_path):
 def test_target_pipeline_masks_the_margins_before_the_crop(tmp_path):
     init_default_scope('mmseg')
     pipeline = load_config(GTA).train_dataloader.dataset.target.pipeline
-    out = Compose(pipeline[:-1])(dict(
+    out = Compose(pipeline)(dict(
         img_path=_image(tmp_path, 'img.png', (1024, 2048)),
         seg_fields=[]))
-    assert out['img'].shape[:2] == DATA['crop_size']
+    assert tuple(out['inputs'].shape) == (3, *DATA['crop_size'])
     # the crop spans all 1024 rows: the top 30 and bottom 240 are margin
-    mask = np.asarray(out['valid_pseudo_mask'])
+    mask = out['data_samples'].valid_pseudo_mask.data[0].numpy()
     assert mask.shape == DATA['crop_size']
     top, bottom = MARGINS[:2]
     assert not mask[:top].any() and not mask[-bottom:].any()

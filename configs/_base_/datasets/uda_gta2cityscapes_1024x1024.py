@@ -24,14 +24,15 @@ source_train_pipeline = [
     dict(type='PackSegInputs'),
 ]
 # The flip comes before the margins and the crop: the margin mask is made
-# on the whole (flipped) image and cropped with it.
+# on the whole (flipped) image and cropped with it; PackUDASegInputs packs
+# it into the data sample as valid_pseudo_mask.
 target_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=hr_target_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PseudoLabelMargins', margins=pseudo_label_margins),
     dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='PackSegInputs'),
+    dict(type='PackUDASegInputs'),
 ]
 # HRDA's evaluation: the whole image at 2048x1024 (keep ratio, bilinear; a
 # no-op on Cityscapes), no flip, no multi-scale, predicted by the model's
