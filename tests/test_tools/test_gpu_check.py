@@ -22,13 +22,16 @@ CHECKS = [
     'dacs_amp_fp16', 'cyclegan_resume', 'self_training_round', 'ddp_2rank',
     'fullres_adaptseg_fp32', 'fullres_adaptseg_amp_fp16',
     'fullres_adaptseg_amp_bf16', 'fullres_adaptseg_channels_last',
-    'dacs_mitb5', 'target_amp_speed', 'target_peak_memory'
+    'dacs_mitb5', 'target_amp_speed', 'target_peak_memory',
+    'mic_hrda_memory_fp32', 'mic_hrda_memory_cp', 'mic_hrda_memory_amp_cp',
+    'target_mic_hrda_memory'
 ]
 CUDA_ONLY = {
     'adaptseg_amp_fp16', 'adaptseg_amp_bf16', 'amp_fp16_overflow',
     'minent_amp_fp16', 'advent_amp_fp16', 'dacs_amp_fp16',
     'fullres_adaptseg_amp_fp16', 'fullres_adaptseg_amp_bf16',
-    'target_amp_speed', 'target_peak_memory'
+    'target_amp_speed', 'target_peak_memory', 'mic_hrda_memory_fp32',
+    'mic_hrda_memory_cp', 'mic_hrda_memory_amp_cp', 'target_mic_hrda_memory'
 }
 TRAINED = ('adaptseg_fp32', 'adaptseg_channels_last', 'minent_fp32',
            'advent_fp32', 'dacs_fp32', 'self_training_round', 'ddp_2rank')

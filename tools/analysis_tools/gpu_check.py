@@ -16,7 +16,10 @@ AdvEnt and DACS in fp32 and fp16; the CycleGAN translator with
 ``tools/gen_pseudo_labels.py``, ``tools/rank_targets.py`` and a re-ranking
 on 2 ranks; 2-rank DDP training; full-resolution speed and memory of
 multi-level AdaptSegNet on DeepLab-v2 R101 and of DACS on SegFormer MiT-B5,
-with the targets (AMP at most half the fp32 time, peak memory under 11 GB).
+with the targets (AMP at most half the fp32 time, peak memory under 11 GB);
+the peak memory of MIC(HRDA) on MiT-B5 at batch 2 in fp32, with activation
+checkpointing and with checkpointing and AMP (target: an option under
+24 GB).
 
 Writes ``OUT.json`` and ``OUT.md`` (a markdown table, also printed); the
 exit code is 1 when a check fails. ``--tiny`` runs on the CPU with tiny
@@ -44,9 +47,11 @@ from gpu_check_configs import demo_configs  # noqa: E402
 from gpu_check_report import summary, write_report  # noqa: E402
 from gpu_check_runs import (CheckContext, CheckFailed,  # noqa: E402
                             CheckSkipped)
-from gpu_check_speed import (check_amp_speed_target,  # noqa: E402
-                             check_dacs_mitb5, check_fullres_adaptseg,
-                             check_memory_target)
+from gpu_check_speed import (MIC_HRDA_VARIANTS,  # noqa: E402
+                             check_amp_speed_target, check_dacs_mitb5,
+                             check_fullres_adaptseg, check_memory_target,
+                             check_mic_hrda_memory,
+                             check_mic_hrda_memory_target)
 from gpu_check_tools import (check_pseudo_labels,  # noqa: E402
                              check_rank_targets, check_rerank_distributed,
                              check_test_tool)
@@ -129,6 +134,12 @@ def checks() -> list:
     items += [('dacs_mitb5', check_dacs_mitb5, None),
               ('target_amp_speed', check_amp_speed_target, CUDA_ONLY),
               ('target_peak_memory', check_memory_target, CUDA_ONLY)]
+    for variant in MIC_HRDA_VARIANTS:
+        items.append((f'mic_hrda_memory_{variant}',
+                      partial(check_mic_hrda_memory, variant=variant),
+                      CUDA_ONLY))
+    items.append(('target_mic_hrda_memory', check_mic_hrda_memory_target,
+                  CUDA_ONLY))
     return items
 
 

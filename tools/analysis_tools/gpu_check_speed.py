@@ -131,3 +131,46 @@ def check_memory_target(ctx: CheckContext) -> Dict:
         raise CheckFailed(f'{worst[:-3]} peaks at {peaks[worst]} MB, the '
                           f'target is under {limit_mb} MB (11 GB)')
     return figures
+
+
+MIC_HRDA = 'configs/mic/mic_hrda_mitb5_gta2cs.py'
+#: the target of the memory options (issue: MIC(HRDA) at batch 2 on a
+#: 24 GB GPU)
+MIC_HRDA_MEMORY_BYTES = 24e9
+MIC_HRDA_VARIANTS = dict(fp32='fp32', cp='cp', amp_cp='amp-cp')
+
+
+def check_mic_hrda_memory(ctx: CheckContext, variant: str) -> Dict:
+    """Peak GPU memory of MIC(HRDA) on MiT-B5 (1024x1024 crops, batch 2,
+    random init) with one memory option: ``benchmarks/train_memory.py``,
+    2 steps."""
+    out_json = ctx.path(f'mic_hrda_memory_{variant}', 'memory.json')
+    run_tool(ctx, f'mic_hrda_memory_{variant}', 'benchmarks/train_memory.py',
+             [osp.join(ctx.repo, MIC_HRDA), '--variants',
+              MIC_HRDA_VARIANTS[variant], '--iters', '2', '--device',
+              ctx.device, '--json', out_json])
+    with open(out_json) as f:
+        row, = json.load(f)['variants']
+    return dict(batch=row['batch'], crop=row['crop'],
+                peak_gpu_mb=row['peak_cuda_mb'],
+                s_per_step=row['seconds_per_step'])
+
+
+def check_mic_hrda_memory_target(ctx: CheckContext) -> Dict:
+    """A memory option (checkpointing, with or without AMP) trains
+    MIC(HRDA) at batch 2 under 24 GB."""
+    peaks = {}
+    for variant in MIC_HRDA_VARIANTS:
+        figures = ctx.results.get(f'mic_hrda_memory_{variant}')
+        if figures is None:
+            raise CheckFailed(f'needs the mic_hrda_memory_{variant} check, '
+                              'which did not pass')
+        peaks[f'{variant}_mb'] = figures['peak_gpu_mb']
+    limit_mb = round(MIC_HRDA_MEMORY_BYTES / _MB)
+    best = min(('cp_mb', 'amp_cp_mb'), key=peaks.get)
+    figures = dict(peaks, target=f'cp or amp_cp < {limit_mb} MB (24 GB)')
+    if peaks[best] * _MB >= MIC_HRDA_MEMORY_BYTES:
+        raise CheckFailed(f'the best memory option ({best[:-3]}) peaks at '
+                          f'{peaks[best]} MB, the target is under '
+                          f'{limit_mb} MB (24 GB)')
+    return figures

@@ -20,7 +20,7 @@ module follows the code:
   zero tied to the student's features instead (the same zero gradient), so
   that mmengine's sum of the logged losses stays finite.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -187,3 +187,43 @@ class FeatureDistanceLoss(nn.Module):
         if mask is not None and not bool(mask.any()):
             return _last_level(student_feats, 'student_feats').sum() * 0.0
         return loss
+
+
+def build_feature_distance_loss(cfg: Mapping, decode_head: nn.Module
+                                ) -> nn.Module:
+    """Build a model's ``imnet_feature_dist`` loss, checked.
+
+    Args:
+        cfg (dict): The loss config, e.g. ``dict(type='FeatureDistanceLoss',
+            loss_weight=0.005)``; ``num_classes`` and ``ignore_index``
+            default to ``decode_head``'s.
+        decode_head (nn.Module): The segmentor's decode head.
+
+    Returns:
+        nn.Module: The loss; called as ``loss(student_feats, imnet_feats,
+        labels)``, it has a ``loss_name``.
+
+    Raises:
+        TypeError: If ``cfg`` is not a config dict with a ``type``, or a
+            value has the wrong type.
+        ValueError: If the type is unknown or the loss refuses a value (the
+            messages name ``imnet_feature_dist``).
+    """
+    if not isinstance(cfg, Mapping) or 'type' not in cfg:
+        raise TypeError(
+            'imnet_feature_dist must be a loss config, e.g. '
+            "dict(type='FeatureDistanceLoss', loss_weight=0.005), or "
+            f'None, got {cfg!r}')
+    cfg = dict(cfg)
+    cfg.setdefault('num_classes', decode_head.num_classes)
+    cfg.setdefault('ignore_index', decode_head.ignore_index)
+    try:
+        loss = MODELS.build(cfg)
+    except TypeError as exc:
+        raise TypeError(f'imnet_feature_dist: {exc}') from exc
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f'imnet_feature_dist: {exc}') from exc
+    if not hasattr(loss, 'loss_name'):
+        raise TypeError(f'imnet_feature_dist: {type(loss).__name__} has '
+                        'no loss_name to log it under')
+    return loss

@@ -1,7 +1,7 @@
 """Online self-training with a mean teacher and ClassMix (DACS)."""
 import copy
 import functools
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -17,10 +17,12 @@ from torch.nn.modules.dropout import _DropoutNd
 
 from ...utils.number_checks import check_number, check_weight
 from ..data_preprocessors.normalization import preprocessor_normalization
+from ..losses.feature_distance_loss import build_feature_distance_loss
 from ..utils import set_requires_grad, unwrap
 from ..utils.class_mix import class_mix, class_mix_masks
 from ..utils.mix_augmentation import mix_augment
-from ..utils.pseudo_weight_crop import crop_pseudo_weight
+from ..utils.pseudo_weight_crop import (filter_valid_pseudo_region,
+                                        stack_valid_pseudo_masks)
 from ..utils.state_dict_exclusion import exclude_from_state_dict
 from .base_uda_segmentor import BaseUDASegmentor
 from .masked_consistency import MIC_DEFAULTS, build_masked_consistency
@@ -57,7 +59,9 @@ class DACSUDASegmentor(BaseUDASegmentor):
        DAFormer); with ``pseudo_weight_ignore_top/bottom`` the weight is
        0 in that many top/bottom rows of the target image
        (:func:`~mmseg_uda.models.utils.crop_pseudo_weight`, DAFormer's
-       ``filter_valid_pseudo_region``);
+       ``filter_valid_pseudo_region``), or 0 where a target sample's
+       ``valid_pseudo_mask`` is (HRDA's margins, from the loader's
+       ``PseudoLabelMargins``; the two exclude each other);
     3. ClassMix (``mix='class'``): half of the classes of each source label
        are pasted from the source image onto the target image; the mixed
        label is the source label where pasted, the pseudo-label elsewhere;
@@ -197,48 +201,11 @@ class DACSUDASegmentor(BaseUDASegmentor):
         set_requires_grad(self.teacher, False)
         self.imnet_feature_dist = None
         if imnet_feature_dist is not None:
-            self.imnet_feature_dist = self.build_feature_distance(
-                imnet_feature_dist)
+            self.imnet_feature_dist = build_feature_distance_loss(
+                imnet_feature_dist, self.seg.decode_head)
             self.imnet_model = exclude_from_state_dict(
                 MODELS.build(copy.deepcopy(segmentor)))
             set_requires_grad(self.imnet_model, False)
-
-    def build_feature_distance(self, cfg: ConfigType) -> nn.Module:
-        """Build the ``imnet_feature_dist`` loss, checked.
-
-        Args:
-            cfg (dict): The loss config; ``num_classes`` and
-                ``ignore_index`` default to the decode head's.
-
-        Returns:
-            nn.Module: The loss; called as ``loss(student_feats,
-            imnet_feats, labels)``, it has a ``loss_name``.
-
-        Raises:
-            TypeError: If ``cfg`` is not a config dict with a ``type``, or
-                a value has the wrong type.
-            ValueError: If the type is unknown or the loss refuses a value
-                (the messages name ``imnet_feature_dist``).
-        """
-        if not isinstance(cfg, Mapping) or 'type' not in cfg:
-            raise TypeError(
-                'imnet_feature_dist must be a loss config, e.g. '
-                "dict(type='FeatureDistanceLoss', loss_weight=0.005), or "
-                f'None, got {cfg!r}')
-        cfg = dict(cfg)
-        head = self.seg.decode_head
-        cfg.setdefault('num_classes', head.num_classes)
-        cfg.setdefault('ignore_index', head.ignore_index)
-        try:
-            loss = MODELS.build(cfg)
-        except TypeError as exc:
-            raise TypeError(f'imnet_feature_dist: {exc}') from exc
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f'imnet_feature_dist: {exc}') from exc
-        if not hasattr(loss, 'loss_name'):
-            raise TypeError(f'imnet_feature_dist: {type(loss).__name__} has '
-                            'no loss_name to log it under')
-        return loss
 
     @property
     def student(self) -> nn.Module:
@@ -351,6 +318,9 @@ class DACSUDASegmentor(BaseUDASegmentor):
         seg_optim, = self.optim_wrappers(optim_wrapper, 'segmentor')
         data = self.preprocess(data)
         src, tgt = data['source'], data['target']
+        valid_masks = stack_valid_pseudo_masks(  # HRDA's margins, if any
+            tgt['data_samples'], tgt['inputs'].shape[2:],
+            self.pseudo_weight_ignore)
         log_vars: Dict[str, Tensor] = {}
 
         src_labels = torch.stack(
@@ -369,8 +339,8 @@ class DACSUDASegmentor(BaseUDASegmentor):
         labels, pseudo_weight = self.pseudo_label(tgt['inputs'])
         # expanded on the device: no host synchronisation
         weights = pseudo_weight.detach().expand(labels.shape).clone()
-        if any(self.pseudo_weight_ignore):
-            weights = crop_pseudo_weight(weights, *self.pseudo_weight_ignore)
+        weights = filter_valid_pseudo_region(
+            weights, *self.pseudo_weight_ignore, valid_masks)
         images, prefix = tgt['inputs'], 'tgt'
         target_pseudo = (labels, weights)
 
