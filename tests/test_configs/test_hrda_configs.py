@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from mmcv.transforms import Compose
 from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS, TRANSFORMS
+from mmseg.registry import MODELS
 
 from mmseg_uda.utils.config_check import check_uda_config
 from tests.reference.models import load_config
@@ -256,8 +256,6 @@ def test_gta_source_is_resized_as_the_original(tmp_path):
     assert out['gt_seg_map'].shape == (1407, 2560)
 
 
-@pytest.mark.skipif('PseudoLabelMargins' not in TRANSFORMS,
-                    reason='PseudoLabelMargins is not registered yet')
 def test_target_pipeline_masks_the_margins_before_the_crop(tmp_path):
     init_default_scope('mmseg')
     pipeline = load_config(GTA).train_dataloader.dataset.target.pipeline
