@@ -14,6 +14,13 @@ Digests, not weights: per tensor the float64 sum, the sum of squares and the
 dot product with a fixed pseudo-random vector, of the initial values and of
 the change made by the step (the change of a small learning rate would vanish
 in a digest of the weights themselves).
+
+HRDA's sizes do not fit the tiny batch (a 512x512 detail crop, 1024x1024
+test windows, batches padded to 1024x1024): for a config whose segmentor is
+an ``HRDAEncoderDecoder`` the record pads the batch to ``HRDA_RECORD_PAD``
+and shrinks the sizes as ``HRDA_RECORD`` says (MIC's mask blocks with
+them, ``HRDA_RECORD_MASK_BLOCK``); every other number is the config's.
+Records of other configs are unaffected.
 """
 import argparse
 import copy
@@ -26,6 +33,7 @@ import os.path as osp
 import tempfile
 from typing import Dict, List
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
@@ -37,6 +45,17 @@ from mmseg.structures import SegDataSample
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RECORD_DIR = osp.join(ROOT, 'tests', 'data', 'behaviour')
 SIZE = (33, 41)  # odd on purpose: exercises the upsampling paths
+# HRDA's sizes in its records: the batch padded to 64x64, a 32x32 detail
+# crop (offsets divisible by 8, as HRDA's; MiT's first stage needs 32
+# pixels), 32x32 pseudo-label windows at stride 16, 64x64 test windows at
+# stride 32; MIC's blocks 16x16
+HRDA_RECORD_PAD = (64, 64)
+HRDA_RECORD = dict(
+    hr_crop_size=(32, 32),
+    crop_coord_divisible=8,
+    test_cfg=dict(mode='slide', batched_slide=True, stride=(32, 32),
+                  crop_size=(64, 64)))
+HRDA_RECORD_MASK_BLOCK = 16
 
 
 def shipped_configs() -> List[str]:
@@ -124,6 +143,12 @@ def _prepare(cfg: Config, tmp: str) -> Config:
         return cfg
     seg_cfg = model.get('segmentor', model)
     seg_cfg.backbone.init_cfg = None
+    if seg_cfg.type == 'HRDAEncoderDecoder':
+        seg_cfg.update(copy.deepcopy(HRDA_RECORD))
+        seg_cfg.data_preprocessor.size = HRDA_RECORD_PAD
+        if model.get('mask_consistency') is not None:
+            model.mask_consistency.mask_generator.mask_block_size = \
+                HRDA_RECORD_MASK_BLOCK
     return cfg
 
 
@@ -171,6 +196,8 @@ def _record(config: str) -> dict:
         cfg.optim_wrapper))
     model.train()
     torch.manual_seed(1)
+    # HRDA draws its detail crop from numpy's global generator
+    np.random.seed(1)
     log_vars = model.train_step(batch, optim_wrapper)
     out['losses'] = {k: float(f'{float(v):.10g}')
                      for k, v in sorted(log_vars.items())}

@@ -41,3 +41,25 @@ def test_everything_else_is_daformers():
 
 def test_config_check_accepts_it():
     check_uda_config(load_config(MIC_DAFORMER))
+
+
+# seg/configs/mic/gtaHR2csHR_mic_hrda.py (mask_generator=dict(type='block',
+# mask_ratio=0.7, mask_block_size=64)) and seg/experiments.py id 80
+# (mask_block_size, mask_ratio = 64, 0.7 for gtaHR and synthiaHR)
+HRDA_BLOCK = 64
+MIC_HRDA = ['configs/mic/mic_hrda_mitb5_gta2cs.py',
+            'configs/mic/mic_hrda_mitb5_synthia2cs.py']
+
+
+def test_mic_hrda_numbers():
+    for path in MIC_HRDA:
+        option = load_config(path).model.mask_consistency
+        generator = option.pop('mask_generator')
+        assert option == MIC, path
+        assert generator == dict(type='block', mask_ratio=MASK_RATIO,
+                                 mask_block_size=HRDA_BLOCK), path
+        mic = build_masked_consistency(
+            load_config(path).model.mask_consistency)
+        # 16x16 blocks on HRDA's 1024x1024 crops
+        assert mic.mask_gen.grid_shape(1024, 1024) == (16, 16)
+        check_uda_config(load_config(path))

@@ -3,6 +3,7 @@ the model's random draws where the interrupted run was."""
 import logging
 from typing import List, Optional
 
+import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import CheckpointHook, Hook
@@ -30,6 +31,21 @@ def restore_torch_state(state: dict) -> None:
         torch.cuda.set_rng_state(cuda)
 
 
+def capture_numpy_state() -> dict:
+    """numpy's global (MT19937) random state, as tensors and numbers (a
+    checkpoint loads them without unpickling numpy types)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return dict(name=name, keys=torch.from_numpy(keys.astype(np.int64)),
+                pos=int(pos), has_gauss=int(has_gauss), gauss=float(gauss))
+
+
+def restore_numpy_state(state: dict) -> None:
+    """Set numpy's global random state from :func:`capture_numpy_state`."""
+    np.random.set_state((state['name'],
+                         state['keys'].numpy().astype(np.uint32),
+                         state['pos'], state['has_gauss'], state['gauss']))
+
+
 @HOOKS.register_module()
 class RandomStateHook(Hook):
     """Make the model-side random draws of a resumed run equal to those of
@@ -53,9 +69,16 @@ class RandomStateHook(Hook):
     Setting the state back at every iteration also in an uninterrupted run
     makes the model's stream independent of what runs between two training
     iterations (a validation, whose loader draws a seed, happens in the
-    uninterrupted run but not in the resumed one). numpy's and Python's
-    generators are not touched: the data pipeline draws from them, and the
-    re-drawn batches of a resume replay those draws already.
+    uninterrupted run but not in the resumed one). Python's generator is
+    not touched. numpy's global generator is saved and set back likewise
+    when the training loader has worker processes: the data pipeline then
+    draws from the workers' generators (a resume replays those draws by
+    re-drawing the batches), and only the model draws from the main
+    process's (HRDA's detail crop). Without workers the pipeline draws from
+    the main process's numpy generator between the model's draws, and
+    setting it back would repeat the data's draws in the model's: it is
+    left alone, and a model that draws from numpy resumes exactly only
+    with workers.
 
     Under distributed training every rank has its own state: the snapshots
     of all ranks are gathered on the iterations whose checkpoint the
@@ -71,6 +94,7 @@ class RandomStateHook(Hook):
         self.rank_snapshots: Optional[List[dict]] = None
         self.loaded: Optional[List[dict]] = None
         self.checkpoint_interval: Optional[int] = None
+        self.numpy_too = False
 
     def before_train(self, runner) -> None:
         """Take this rank's state from a resumed checkpoint; find the
@@ -78,6 +102,8 @@ class RandomStateHook(Hook):
         for hook in runner.hooks:
             if isinstance(hook, CheckpointHook) and not hook.by_epoch:
                 self.checkpoint_interval = hook.interval
+        loader = getattr(runner, 'train_dataloader', None)
+        self.numpy_too = getattr(loader, 'num_workers', 0) > 0
         states, self.loaded = self.loaded, None
         # a checkpoint given by `load_from` starts at iteration 0: its
         # state is not continued
@@ -99,12 +125,17 @@ class RandomStateHook(Hook):
         state."""
         if self.snapshot is not None:
             restore_torch_state(self.snapshot)
+            numpy_state = self.snapshot.get('numpy')
+            if self.numpy_too and numpy_state is not None:
+                restore_numpy_state(numpy_state)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         """Snapshot the state; gather the ranks' when a checkpoint
         follows."""
         self.snapshot = capture_torch_state()
+        if self.numpy_too:
+            self.snapshot['numpy'] = capture_numpy_state()
         _, world_size = get_dist_info()
         if world_size == 1:
             self.rank_snapshots = [self.snapshot]

@@ -14,10 +14,6 @@ from ..utils.hrda_crops import Box, average_windows, scale_box
 #: Output stride (input pixels per logit) of each supported per-scale head.
 HEAD_OUTPUT_STRIDES = {'DAFormerHead': 4}
 
-#: Keys of a per-scale head config that :class:`BaseDecodeHead` does not
-#: take.
-_HEAD_ONLY_KEYS = ('decoder_params', )
-
 Features = Union[Sequence[Tensor], Dict[str, object]]
 
 
@@ -73,8 +69,12 @@ class HRDAHead(BaseDecodeHead):
             by :class:`HRDAEncoderDecoder`. Defaults to True.
         fixed_attention (float, optional): A constant attention instead of
             ``scale_attention``. Defaults to None.
-        **kwargs: The per-scale head's arguments (``in_channels``,
-            ``channels``, ``num_classes``, ``decoder_params``, ...).
+        decoder_params (dict, optional): The per-scale head's
+            ``decoder_params`` (a DAFormer head's embeddings and fusion).
+            Defaults to None (not passed).
+        **kwargs: The per-scale head's arguments that
+            :class:`BaseDecodeHead` takes too (``in_channels``,
+            ``channels``, ``num_classes``, ...).
     """
 
     def __init__(self,
@@ -87,6 +87,7 @@ class HRDAHead(BaseDecodeHead):
                  enable_hr_crop: bool = False,
                  hr_slide_inference: bool = True,
                  fixed_attention: Optional[float] = None,
+                 decoder_params: Optional[dict] = None,
                  **kwargs) -> None:
         if single_scale_head not in HEAD_OUTPUT_STRIDES:
             raise ValueError(
@@ -102,11 +103,12 @@ class HRDAHead(BaseDecodeHead):
                 'HRDAHead: lr_loss_weight + hr_loss_weight must be at most 1 '
                 '(the fused loss has weight 1 minus both)')
         head_cfg = dict(copy.deepcopy(kwargs), type=single_scale_head)
+        if decoder_params is not None:
+            head_cfg['decoder_params'] = copy.deepcopy(decoder_params)
         attn_cfg = self.attention_head_cfg(head_cfg, attention_embed_dim,
                                            attention_classwise)
-        base_kwargs = {k: v for k, v in kwargs.items()
-                       if k not in _HEAD_ONLY_KEYS}
-        base_kwargs.update(init_cfg=None, input_transform='multiple_select')
+        base_kwargs = dict(kwargs, init_cfg=None,
+                           input_transform='multiple_select')
         super().__init__(**base_kwargs)
         # the per-scale heads classify; this wrapper has no classifier
         del self.conv_seg
