@@ -68,3 +68,42 @@ def test_load_from_and_another_world_size_do_not_continue(monkeypatch):
     hook.after_load_checkpoint(None, dict(meta={STATE_KEY: [state]}))
     hook.before_train(_runner(4))
     assert hook.snapshot is None
+
+
+def _numpy_resume(num_workers):
+    """numpy draws of iteration 2: uninterrupted, and resumed in a new
+    process from the iteration-2 checkpoint."""
+    import numpy as np
+    loader = SimpleNamespace(num_workers=num_workers)
+    np.random.seed(5)
+    first = RandomStateHook()
+    runner = _runner(0)
+    runner.train_dataloader = loader
+    first.before_train(runner)
+    for i in range(2):
+        first.before_train_iter(runner, i)
+        np.random.randint(0, 100, 3)  # e.g. HRDA's detail crop
+        first.after_train_iter(runner, i)
+    checkpoint = dict(meta={})
+    first.before_save_checkpoint(runner, checkpoint)
+    first.before_train_iter(runner, 2)
+    uninterrupted = np.random.randint(0, 1 << 30, 3)
+
+    np.random.seed(0)  # a new process: another state
+    resumed = RandomStateHook()
+    resumed.after_load_checkpoint(runner, checkpoint)
+    runner = _runner(2)
+    runner.train_dataloader = loader
+    resumed.before_train(runner)
+    resumed.before_train_iter(runner, 2)
+    return uninterrupted, np.random.randint(0, 1 << 30, 3)
+
+
+def test_numpy_continues_when_the_loader_has_workers():
+    # with workers the pipeline draws in the workers, only the model draws
+    # from the main process's numpy generator (HRDA's detail crop)
+    uninterrupted, resumed = _numpy_resume(num_workers=1)
+    assert uninterrupted.tolist() == resumed.tolist()
+    # without workers the pipeline draws from it too: left alone
+    uninterrupted, resumed = _numpy_resume(num_workers=0)
+    assert uninterrupted.tolist() != resumed.tolist()
