@@ -12,7 +12,8 @@ Each variant runs in a fresh process: the model the config builds (random
 initialisation: no pretrained file is read), its optimizer wrappers and
 ``--iters`` training steps (``model.train_step``, hooks not run) on a
 synthetic batch of the config's size: the train loader's batch size and the
-``crop_size`` the config defines (or ``--batch``/``--crop``). The variants:
+``crop_size`` the config defines (or ``--batch``/``--crop``; ``--crop`` also
+sets the size the data preprocessor pads to). The variants:
 
 - ``fp32``: the config as it is;
 - ``cp``: activation checkpointing in the backbone (``with_cp=True``, which
@@ -146,6 +147,10 @@ def run_variant(args: argparse.Namespace, variant: str) -> dict:
     # random initialisation: no pretrained file
     seg_cfg.backbone.init_cfg = None
     seg_cfg.pop('pretrained', None)
+    # the batch is padded to the data preprocessor's size: the crop
+    preprocessor = seg_cfg.get('data_preprocessor') or {}
+    if preprocessor.get('size') is not None:
+        preprocessor['size'] = crop
     if variant.endswith('cp'):
         seg_cfg.backbone.with_cp = True
     if variant.startswith('amp'):

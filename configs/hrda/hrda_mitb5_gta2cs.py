@@ -10,7 +10,7 @@ _base_ = [
     '../_base_/datasets/uda_gta2cityscapes_1024x1024.py',  # HR crops
     '../_base_/default_runtime.py',  # custom_imports, logging, visualiser
     '../_base_/schedules/schedule_daformer_40k.py',  # AdamW, warm-up, EMA
-    '../_base_/uda/daformer.py',  # DACS + feature distance (no row crop)
+    '../_base_/uda/daformer.py',  # DACS + feature distance + row crop
 ]
 model = dict(_delete_=True, segmentor=_base_.model, **_base_.uda)
 # HRDA's pseudo-label margins (marked by the dataset base before the crop)
